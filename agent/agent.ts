@@ -1,0 +1,104 @@
+import os from 'node:os';
+import path from 'node:path';
+import { AgentServiceService } from '../shared/gen/vonode/v1/agent.js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import type { Logger } from '../shared/logger.js';
+import { ProcessRunner, type CommandRunner } from '../shared/process/command-runner.js';
+import { serverCredentials } from '../shared/rpc/credentials.js';
+import { GrpcServer } from '../shared/rpc/grpc-server.js';
+import type { AgentConfig } from './config.js';
+import { Deployer } from './deploy/deployer.js';
+import { CachedImageStore } from './deploy/image-store.js';
+import { recover, type RecoveryReport } from './deploy/recovery.js';
+import { Remover } from './deploy/remover.js';
+import { createDhcpBackend } from './dhcp/create-dhcp-backend.js';
+import type { DhcpBackend } from './dhcp/dhcp-backend.js';
+import { SystemHostFacts, type HostFactsSource } from './host/host-facts.js';
+import { createDriver } from './hypervisor/create-driver.js';
+import type { HypervisorDriver } from './hypervisor/hypervisor-driver.js';
+import { ImageCache } from './images/image-cache.js';
+import { createAgentService } from './service/agent-service.js';
+import { DomainStore } from './state/domain-store.js';
+
+/** Lifecycle of the agent daemon. */
+export type AgentState = 'created' | 'starting' | 'serving' | 'stopping' | 'stopped';
+
+/** Optional replacements for the real parts (tests). */
+export interface AgentOverrides {
+  clock?: Clock;
+  runner?: CommandRunner;
+  facts?: HostFactsSource;
+  driver?: HypervisorDriver;
+}
+
+/** The version reported in HostFacts. */
+export const AGENT_VERSION = '0.1.0';
+
+/**
+ * The per-host daemon: wires config to the image cache, DHCP backend,
+ * hypervisor driver, deployer and gRPC server; recovers state at start.
+ */
+export class Agent {
+  state: AgentState = 'created';
+  port = 0;
+  recovery: RecoveryReport | undefined;
+  private server: GrpcServer | undefined;
+  private dhcp: DhcpBackend | undefined;
+  private driver: HypervisorDriver | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly logger: Logger,
+    private readonly options: { insecure: boolean } & AgentOverrides = { insecure: false },
+  ) {}
+
+  /** Recovers state, then serves gRPC. Throws if any part cannot start (nothing is left listening). */
+  async start(): Promise<void> {
+    this.state = 'starting';
+    const { config, logger } = this;
+    const clock = this.options.clock ?? systemClock;
+    const runner = this.options.runner ?? new ProcessRunner();
+    const facts = this.options.facts ?? new SystemHostFacts(config.hostName ?? os.hostname());
+    const store = new DomainStore(config.stateDir);
+    await store.open();
+    const cache = new ImageCache({
+      dir: config.images.dir ?? path.join(config.stateDir, 'images'),
+      budgetBytes: config.images.budget,
+      logger: logger.child({ component: 'image-cache' }),
+      clock,
+      runner,
+    });
+    await cache.open();
+    const images = new CachedImageStore(cache, runner);
+    this.dhcp = createDhcpBackend(config.dhcp, runner);
+    await this.dhcp.open();
+    const runRoot = path.join(config.stateDir, 'run');
+    this.driver = this.options.driver ?? createDriver(config.hypervisor, runRoot, runner);
+    const deps = { driver: this.driver, dhcp: this.dhcp, images, store, logger };
+    const deployer = new Deployer({
+      ...deps,
+      facts,
+      clock,
+      settings: { stateDir: config.stateDir, vmrTimeoutMs: config.deploy.vmrTimeout, memoryReserveBytes: config.deploy.memoryReserve },
+    });
+    this.recovery = await recover(deps, deployer.instancesDir);
+    const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
+    const service = createAgentService({
+      deployer, remover, store, driver: this.driver, cache, facts, clock, logger,
+      stateDir: config.stateDir, budgetBytes: config.images.budget, version: AGENT_VERSION,
+    });
+    this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }]);
+    this.port = await this.server.listen(config.listen, serverCredentials(config.tls, this.options.insecure, 'vonode-agent'));
+    this.state = 'serving';
+    logger.info({ listen: config.listen, port: this.port, driver: this.driver.kind, dhcp: this.dhcp.kind }, 'agent serving');
+  }
+
+  /** Stops serving (running domains keep running) and releases watchers and connections. */
+  async shutdown(graceMs = 5000): Promise<void> {
+    this.state = 'stopping';
+    await this.server?.shutdown(graceMs);
+    await this.dhcp?.close();
+    await this.driver?.close();
+    this.state = 'stopped';
+  }
+}

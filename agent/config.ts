@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
+import { durationMs, sizeBytes } from '../shared/config/units.js';
+
+const absPath = z.string().regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of [A-Za-z0-9._/+@-]');
+const bridgeName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name (≤ 15 chars)');
+
+const qemuSchema = z.strictObject({
+  /** QEMU binary. */
+  binary: z.string().default('qemu-system-x86_64'),
+  /** tcg here (KVM guests hang on these machines); kvm on real hosts. */
+  accel: z.enum(['tcg', 'kvm']).default('tcg'),
+  machine: z.string().regex(/^[a-z0-9.-]+$/).default('pc'),
+  bridge: bridgeName.default('br0'),
+});
+
+const libvirtSchema = z.strictObject({
+  uri: z.string().default('qemu:///system'),
+  domainType: z.enum(['kvm', 'qemu', 'xen']).default('kvm'),
+  bridge: bridgeName.default('br0'),
+});
+
+const xenSchema = z.strictObject({
+  xl: z.string().default('xl'),
+  type: z.enum(['pvh', 'pv', 'hvm']).default('pvh'),
+  bridge: bridgeName.default('xenbr0'),
+});
+
+const hypervisorSchema = z.strictObject({
+  /** Which driver runs the domains. */
+  driver: z.enum(['qemu', 'libvirt', 'xen']).default('qemu'),
+  qemu: qemuSchema.default(qemuSchema.parse({})),
+  libvirt: libvirtSchema.default(libvirtSchema.parse({})),
+  xen: xenSchema.default(xenSchema.parse({})),
+});
+
+const dnsmasqSchema = z.strictObject({
+  hostsDir: absPath,
+  leaseFile: absPath,
+  logFile: absPath.optional(),
+  loadTimeout: durationMs.default(5000),
+});
+
+const iscSchema = z.strictObject({
+  hostsFile: absPath,
+  mainConfig: absPath,
+  logFile: absPath,
+  reloadCommand: z.array(z.string()).min(1),
+  dhcpd: z.string().default('dhcpd'),
+});
+
+const dhcpSchema = z
+  .strictObject({
+    backend: z.enum(['dnsmasq', 'isc-dhcpd']).default('dnsmasq'),
+    dnsmasq: dnsmasqSchema.optional(),
+    iscDhcpd: iscSchema.optional(),
+  })
+  .refine((d) => (d.backend === 'dnsmasq' ? d.dnsmasq : d.iscDhcpd) !== undefined, {
+    message: 'the section of the chosen backend (dnsmasq or iscDhcpd) is required',
+  });
+
+const tlsSchema = z.strictObject({ ca: absPath, cert: absPath, key: absPath });
+
+/** The agent's YAML configuration (see docs/agent.example.yaml for every field). */
+export const agentConfigSchema = z.strictObject({
+  /** gRPC listen address, host:port. */
+  listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7070'),
+  /** Name this host reports (defaults to the OS hostname). */
+  hostName: z.string().optional(),
+  /** Where the agent keeps domain records, instance disks and run directories. */
+  stateDir: absPath.default('/var/lib/vonode-agent'),
+  images: z
+    .strictObject({
+      dir: absPath.optional(),
+      /** LRU byte budget of the image cache. */
+      budget: sizeBytes.default(20 * 1024 ** 3),
+    })
+    .default({ budget: 20 * 1024 ** 3 }),
+  hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
+  dhcp: dhcpSchema,
+  deploy: z
+    .strictObject({
+      /** Longest a guest may take from running to holding its lease. */
+      vmrTimeout: durationMs.default(180_000),
+      /** Graceful shutdown time before a removal destroys the guest. */
+      shutdownTimeout: durationMs.default(30_000),
+      /** Memory kept free for the host itself when admitting a VM. */
+      memoryReserve: sizeBytes.default(256 * 1024 ** 2),
+    })
+    .default({ vmrTimeout: 180_000, shutdownTimeout: 30_000, memoryReserve: 256 * 1024 ** 2 }),
+  /** Mutual TLS; without it the agent needs --insecure. */
+  tls: tlsSchema.optional(),
+});
+
+/** Validated agent configuration: defaults applied, durations in ms, sizes in bytes. */
+export type AgentConfig = z.output<typeof agentConfigSchema>;
+
+/** Reads and validates the agent config file. Throws ConfigError naming each bad field. */
+export function loadAgentConfig(file: string): Promise<AgentConfig> {
+  return loadYamlConfig(agentConfigSchema, file);
+}
+
+/** Validates agent config YAML text. Throws ConfigError. */
+export function parseAgentConfig(text: string, file = '<inline>'): AgentConfig {
+  return parseYamlConfig(agentConfigSchema, text, file);
+}

@@ -1,0 +1,169 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Clock } from '../../shared/clock.js';
+import { AlreadyExistsError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { SerialQueue } from '../../shared/async/serial-queue.js';
+import type { DhcpBackend } from '../dhcp/dhcp-backend.js';
+import type { HostFactsSource } from '../host/host-facts.js';
+import { domainNameFor, type HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
+import type { DomainRecord, DomainStore } from '../state/domain-store.js';
+import { admitMemory } from './admission.js';
+import type { ImageStore } from './image-store.js';
+import { PhaseRecorder, type PhaseSink } from './phase-recorder.js';
+import { teardownDomain } from './teardown.js';
+import type { VmSpec } from './vm-spec.js';
+
+/** Settings of the deployer, from the agent config. */
+export interface DeployerSettings {
+  stateDir: string;
+  vmrTimeoutMs: number;
+  memoryReserveBytes: number;
+}
+
+/** What the deployer works with; real implementations in production, fakes in unit tests. */
+export interface DeployerDeps {
+  driver: HypervisorDriver;
+  dhcp: DhcpBackend;
+  images: ImageStore;
+  store: DomainStore;
+  facts: HostFactsSource;
+  clock: Clock;
+  logger: Logger;
+  settings: DeployerSettings;
+}
+
+/** One deployment request, validated. */
+export interface DeployCommand {
+  operationId?: string;
+  spec: VmSpec;
+  allowParallel?: boolean;
+  /** Monotonic time the request arrived (CR start). */
+  receivedAtMs?: number;
+}
+
+/**
+ * Turns a VM request into a running, DHCP-configured domain, one phase at a
+ * time (CR, PT, DA, VMB, VMR), persisting a record before acting so a crash
+ * at any point is recoverable. Deployments on this host run one at a time
+ * (the paper found parallel image copies slow every copy) unless asked otherwise.
+ */
+export class Deployer {
+  private readonly queue = new SerialQueue();
+
+  constructor(private readonly deps: DeployerDeps) {}
+
+  /** Deployments waiting or running in the host queue. */
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  /** Directory of instance disks. */
+  get instancesDir(): string {
+    return path.join(this.deps.settings.stateDir, 'instances');
+  }
+
+  /** Directory of per-domain runtime files. */
+  get runRoot(): string {
+    return path.join(this.deps.settings.stateDir, 'run');
+  }
+
+  /**
+   * Deploys one VM, reporting every phase boundary to `sink`. Resolves with
+   * the running domain's record. Throws AlreadyExistsError, ResourceExhaustedError,
+   * or the failing phase's error after undoing everything it did.
+   */
+  async deploy(command: DeployCommand, sink: PhaseSink, signal?: AbortSignal): Promise<DomainRecord> {
+    const { spec } = command;
+    const operationId = command.operationId || randomUUID();
+    const phases = new PhaseRecorder(operationId, spec.hostname, this.deps.clock, sink);
+    phases.start('CR', { vo: spec.vo }, command.receivedAtMs);
+    const record = await this.admit(operationId, spec);
+    phases.end('CR', { domain: record.domainName });
+    const queuedAt = this.deps.clock.monotonicMs();
+    const run = (): Promise<DomainRecord> => this.run(record, phases, queuedAt, signal);
+    return command.allowParallel ? run() : this.queue.run(run);
+  }
+
+  private async admit(operationId: string, spec: VmSpec): Promise<DomainRecord> {
+    const { store, facts, settings, driver } = this.deps;
+    if (await store.get(spec.hostname)) {
+      throw new AlreadyExistsError(`${spec.hostname} is already deployed on this host: remove it first or use another pool entry`);
+    }
+    const records = await store.list();
+    const committed = records.reduce((sum, r) => sum + r.spec.memoryMb * 1024 ** 2, 0);
+    admitMemory(await facts.read(settings.stateDir), committed, settings.memoryReserveBytes, spec.hostname, spec.memoryMb);
+    const domainName = domainNameFor(spec.hostname);
+    const record: DomainRecord = {
+      hostname: spec.hostname,
+      domainName,
+      operationId,
+      status: 'deploying',
+      spec,
+      driver: driver.kind,
+      overlayPath: path.join(this.instancesDir, `${domainName}.qcow2`),
+      imageShas: [spec.disk, spec.kernel, spec.initrd].filter((i) => i !== undefined).map((i) => i.sha256),
+      createdUnixMs: this.deps.clock.nowMs(),
+    };
+    await store.put(record); // on disk before anything is acted on
+    return record;
+  }
+
+  private async run(record: DomainRecord, phases: PhaseRecorder, queuedAt: number, signal?: AbortSignal): Promise<DomainRecord> {
+    const { images, dhcp, driver, store, logger, settings } = this.deps;
+    const { spec } = record;
+    const log = logger.child({ hostname: spec.hostname, operationId: record.operationId });
+    const queueWaitMs = this.deps.clock.monotonicMs() - queuedAt;
+    let acquired = false;
+    try {
+      signal?.throwIfAborted();
+      phases.start('PT', { queue_wait_ms: queueWaitMs.toFixed(1) });
+      const boot = await images.prepare(spec, record.overlayPath, signal);
+      acquired = true;
+      phases.end('PT', {
+        cache_hit: String(boot.cacheHit),
+        bytes: String(boot.bytesTransferred),
+        disk_format: boot.diskFormat,
+      });
+
+      await phases.phase('DA', () => dhcp.add({ hostname: spec.hostname, mac: spec.mac, ip: spec.ip }, signal), () => ({ ip: spec.ip, backend: dhcp.kind }));
+
+      // Armed before the domain starts: a fast guest must not beat the watcher.
+      const lease = dhcp.waitForLease(spec.mac, settings.vmrTimeoutMs, signal);
+      lease.catch(() => undefined);
+      const runDir = path.join(this.runRoot, record.domainName);
+      await mkdir(runDir, { recursive: true });
+      await phases.phase('VMB', () =>
+        driver.start(
+          {
+            name: record.domainName,
+            hostname: spec.hostname,
+            mac: spec.mac,
+            vcpus: spec.vcpus,
+            memoryMb: spec.memoryMb,
+            diskPath: record.overlayPath,
+            diskFormat: 'qcow2',
+            runDir,
+            ...(boot.kernelPath ? { kernelPath: boot.kernelPath } : {}),
+            ...(boot.initrdPath ? { initrdPath: boot.initrdPath } : {}),
+            ...(spec.cmdline ? { cmdline: spec.cmdline } : {}),
+          },
+          signal,
+        ),
+        () => ({ driver: driver.kind, domain: record.domainName }),
+      );
+      const got = await phases.phase('VMR', () => lease, (l) => ({ ip: l.ip }));
+      const running: DomainRecord = { ...record, status: 'running', leasedIp: got.ip };
+      await store.put(running);
+      log.info({ leasedIp: got.ip }, 'domain deployed');
+      return running;
+    } catch (err) {
+      log.warn({ err }, 'deployment failed; undoing it');
+      await teardownDomain(this.deps, record, { releaseImages: acquired }).catch((e: unknown) =>
+        log.error({ err: e }, 'cleanup after failed deployment failed; restart recovery will retry'),
+      );
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type {
+  AgentServiceServer,
+  DeployEvent,
+  DeployRequest,
+  EvictImageRequest,
+  EvictImageResponse,
+  HostFactsRequest,
+  HostFactsResponse,
+  ListDomainsRequest,
+  ListDomainsResponse,
+  ListImagesRequest,
+  ListImagesResponse,
+  PrefetchImageRequest,
+  PrefetchProgress,
+  RemoveRequest,
+} from '../../shared/gen/vonode/v1/agent.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Logger } from '../../shared/logger.js';
+import { toServiceError } from '../../shared/rpc/server-errors.js';
+import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
+import { validateHostname, validateSha256 } from '../../shared/validation.js';
+import { validateImageRef, validateVmSpec } from '../deploy/vm-spec.js';
+import type { Deployer } from '../deploy/deployer.js';
+import type { Remover } from '../deploy/remover.js';
+import type { HostFactsSource } from '../host/host-facts.js';
+import type { HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
+import type { ImageCache } from '../images/image-cache.js';
+import type { DomainStore } from '../state/domain-store.js';
+import { domainToWire, vmSpecFromWire } from './wire.js';
+
+/** Everything the RPC edge delegates to. */
+export interface AgentServiceDeps {
+  deployer: Deployer;
+  remover: Remover;
+  store: DomainStore;
+  driver: HypervisorDriver;
+  cache: ImageCache;
+  facts: HostFactsSource;
+  clock: Clock;
+  logger: Logger;
+  stateDir: string;
+  budgetBytes: number;
+  version: string;
+}
+
+type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+
+/**
+ * vonode.v1.AgentService: converts wire messages to domain types (validating
+ * them first), delegates, and maps errors to gRPC statuses.
+ */
+export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
+  const unary =
+    <Req, Res>(method: string, fn: (req: Req) => Promise<Res>): Handler<Req, Res> =>
+    (call, callback) => {
+      fn(call.request).then(
+        (res) => callback(null, res),
+        (err: unknown) => callback(toServiceError(err, deps.logger, method)),
+      );
+    };
+
+  const stream =
+    <Req>(method: string, fn: (req: Req, write: (e: DeployEvent) => void, signal: AbortSignal) => Promise<void>) =>
+    (call: ServerWritableStream<Req, DeployEvent>): void => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort(new Error('caller cancelled')));
+      fn(call.request, (e) => call.write(e), abort.signal).then(
+        () => call.end(),
+        (err: unknown) => call.destroy(toServiceError(err, deps.logger, method) as Error),
+      );
+    };
+
+  return {
+    deploy: stream<DeployRequest>('Deploy', async (req, write, signal) => {
+      const receivedAtMs = deps.clock.monotonicMs();
+      const spec = validateVmSpec(vmSpecFromWire(req.vm));
+      const record = await deps.deployer.deploy(
+        { operationId: req.operationId, spec, allowParallel: req.allowParallel, receivedAtMs },
+        (mark) => write({ event: { $case: 'phase', value: phaseMarkToWire(mark) } }),
+        signal,
+      );
+      write({ event: { $case: 'done', value: domainToWire(record, 'running') } });
+    }),
+
+    remove: stream<RemoveRequest>('Remove', async (req, write) => {
+      const receivedAtMs = deps.clock.monotonicMs();
+      const hostname = validateHostname('hostname', req.hostname);
+      const outcome = await deps.remover.remove(
+        { operationId: req.operationId, hostname, shutdownTimeoutMs: req.shutdownTimeoutS * 1000, receivedAtMs },
+        (mark) => write({ event: { $case: 'phase', value: phaseMarkToWire(mark) } }),
+      );
+      write({ event: { $case: 'removed', value: { hostname, wasRunning: outcome.wasRunning, destroyed: outcome.destroyed } } });
+    }),
+
+    listDomains: unary<ListDomainsRequest, ListDomainsResponse>('ListDomains', async () => {
+      const states = new Map((await deps.driver.list()).map((d) => [d.name, d.state]));
+      const records = await deps.store.list();
+      return { domains: records.map((r) => domainToWire(r, states.get(r.domainName))) };
+    }),
+
+    hostFacts: unary<HostFactsRequest, HostFactsResponse>('HostFacts', async () => {
+      const [facts, records, domains] = await Promise.all([deps.facts.read(deps.stateDir), deps.store.list(), deps.driver.list()]);
+      return {
+        hostname: facts.hostname,
+        cpus: facts.cpus,
+        memoryTotalBytes: facts.memoryTotalBytes,
+        memoryAvailableBytes: facts.memoryAvailableBytes,
+        memoryCommittedBytes: records.reduce((s, r) => s + r.spec.memoryMb * 1024 ** 2, 0),
+        diskTotalBytes: facts.diskTotalBytes,
+        diskFreeBytes: facts.diskFreeBytes,
+        hypervisor: deps.driver.kind,
+        cachedImages: deps.cache.list().map((i) => i.sha256),
+        runningDomains: domains.filter((d) => d.state === 'running').length,
+        agentVersion: deps.version,
+      };
+    }),
+
+    prefetchImage: (call: ServerWritableStream<PrefetchImageRequest, PrefetchProgress>): void => {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort(new Error('caller cancelled')));
+      const run = async (): Promise<void> => {
+        const ref = validateImageRef('image', call.request.image);
+        const result = await deps.cache.ensure(ref, {
+          signal: abort.signal,
+          onProgress: (done, total) => call.write({ bytesDone: done, bytesTotal: total, done: false, cacheHit: false }),
+        });
+        call.write({ bytesDone: result.bytesTransferred, bytesTotal: result.bytesTransferred, done: true, cacheHit: result.cacheHit });
+      };
+      run().then(
+        () => call.end(),
+        (err: unknown) => call.destroy(toServiceError(err, deps.logger, 'PrefetchImage') as Error),
+      );
+    },
+
+    listImages: unary<ListImagesRequest, ListImagesResponse>('ListImages', async () => ({
+      images: deps.cache.list().map((i) => ({
+        sha256: i.sha256,
+        sizeBytes: i.sizeBytes,
+        lastUsedUnixMs: i.lastUsedMs,
+        inUse: i.inUse,
+        url: i.url,
+      })),
+      budgetBytes: deps.budgetBytes,
+      usedBytes: deps.cache.usedBytes(),
+    })),
+
+    evictImage: unary<EvictImageRequest, EvictImageResponse>('EvictImage', async (req) => {
+      const freed = await deps.cache.evict(validateSha256('sha256', req.sha256));
+      return { evicted: true, freedBytes: freed };
+    }),
+  };
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what vonode's tests, benchmarks and demo need on a fresh Debian
+# bookworm machine, as root: Debian packages (only the missing ones), then the
+# npm dependencies. Sourced by scripts/test.sh and scripts/demo.sh.
+set -euo pipefail
+
+DEBIAN_PACKAGES=(
+  qemu-system-x86 qemu-utils      # QEMU guests (TCG) and qcow2 overlays
+  dnsmasq-base isc-dhcp-server    # DHCP backends
+  iproute2                        # namespaces, bridges, taps
+  libvirt-clients libvirt-daemon  # virsh + libvirt's test:///default driver
+  xen-utils-4.17 libxen-dev gcc libc6-dev  # real xl parser + headers for its LD_PRELOAD shim
+  busybox-static cpio e2fsprogs   # the test appliance
+  protobuf-compiler               # protoc for ts-proto codegen
+  ca-certificates
+)
+
+vonode_require_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "$1 must run as root: it creates network namespaces, bridges and taps and installs Debian packages (try: sudo $1)" >&2
+    exit 2
+  fi
+}
+
+vonode_install_debian() {
+  local missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}"
+  # Keep package scripts from starting daemons (isc-dhcp-server, libvirtd): the
+  # project starts what it needs itself, inside its own namespaces.
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/vonode-apt.log 2>&1; then
+    apt-get update >>/tmp/vonode-apt.log 2>&1 || true
+    apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/vonode-apt.log 2>&1 || {
+      [ $created_policy = 1 ] && rm -f "$policy"
+      echo "could not install Debian packages (${missing[*]}); see /tmp/vonode-apt.log. Check the machine reaches a Debian mirror." >&2
+      exit 3
+    }
+  fi
+  [ $created_policy = 1 ] && rm -f "$policy"
+  return 0
+}
+
+vonode_install_npm() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "installing npm dependencies (npm ci)"
+    npm ci --no-audit --no-fund 2>&1 | grep -v 'Unknown user config' | tail -5
+  fi
+}
+
+vonode_check_node() {
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$major" -lt 20 ]; then echo "vonode needs Node.js >= 20 (found: $(node --version 2>/dev/null || echo none))" >&2; exit 2; fi
+}

@@ -1,0 +1,32 @@
+import { readFileSync } from 'node:fs';
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+
+/** PEM files of a party in the site's mutual-TLS setup. */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Thrown when neither TLS files nor an explicit --insecure were given. */
+export class InsecureNotAllowedError extends Error {
+  constructor(what: string) {
+    super(`${what}: no TLS configured; set tls.ca/cert/key (scripts/pki makes them) or pass --insecure for local development`);
+  }
+}
+
+/** Server credentials: mutual TLS (client certificates required) or, only if asked, plaintext. */
+export function serverCredentials(tls: TlsFiles | undefined, insecure: boolean, what: string): ServerCredentials {
+  if (tls) {
+    return ServerCredentials.createSsl(readFileSync(tls.ca), [{ cert_chain: readFileSync(tls.cert), private_key: readFileSync(tls.key) }], true);
+  }
+  if (!insecure) throw new InsecureNotAllowedError(what);
+  return ServerCredentials.createInsecure();
+}
+
+/** Client credentials: mutual TLS or, only if asked, plaintext. */
+export function channelCredentials(tls: TlsFiles | undefined, insecure: boolean, what: string): ChannelCredentials {
+  if (tls) return credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+  if (!insecure) throw new InsecureNotAllowedError(what);
+  return credentials.createInsecure();
+}
