@@ -70,11 +70,12 @@ export class Agent {
     });
     await cache.open();
     const images = new CachedImageStore(cache, runner);
-    this.dhcp = createDhcpBackend(config.dhcp, runner);
-    await this.dhcp.open();
-    const runRoot = path.join(config.stateDir, 'run');
-    this.driver = this.options.driver ?? createDriver(config.hypervisor, runRoot, runner);
-    const deps = { driver: this.driver, dhcp: this.dhcp, images, store, logger };
+    const dhcp = createDhcpBackend(config.dhcp, runner);
+    this.dhcp = dhcp;
+    await dhcp.open();
+    const driver = this.options.driver ?? createDriver(config.hypervisor, path.join(config.stateDir, 'run'), runner);
+    this.driver = driver;
+    const deps = { driver, dhcp, images, store, logger };
     const deployer = new Deployer({
       ...deps,
       facts,
@@ -84,13 +85,13 @@ export class Agent {
     this.recovery = await recover(deps, deployer.instancesDir);
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
     const service = createAgentService({
-      deployer, remover, store, driver: this.driver, cache, facts, clock, logger,
+      deployer, remover, store, driver, cache, facts, clock, logger,
       stateDir: config.stateDir, budgetBytes: config.images.budget, version: AGENT_VERSION,
     });
     this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }]);
     this.port = await this.server.listen(config.listen, serverCredentials(config.tls, this.options.insecure, 'vonode-agent'));
     this.state = 'serving';
-    logger.info({ listen: config.listen, port: this.port, driver: this.driver.kind, dhcp: this.dhcp.kind }, 'agent serving');
+    logger.info({ listen: config.listen, port: this.port, driver: driver.kind, dhcp: dhcp.kind }, 'agent serving');
   }
 
   /** Stops serving (running domains keep running) and releases watchers and connections. */

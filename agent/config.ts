@@ -63,8 +63,11 @@ const tlsSchema = z.strictObject({ ca: absPath, cert: absPath, key: absPath });
 
 /** The agent's YAML configuration (see docs/agent.example.yaml for every field). */
 export const agentConfigSchema = z.strictObject({
-  /** gRPC listen address, host:port. */
-  listen: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7070'),
+  /** gRPC listen address: host:port, or unix:/path/to/socket (reachable across network namespaces). */
+  listen: z
+    .string()
+    .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path')
+    .default('127.0.0.1:7070'),
   /** Name this host reports (defaults to the OS hostname). */
   hostName: z.string().optional(),
   /** Where the agent keeps domain records, instance disks and run directories. */

@@ -1,0 +1,36 @@
+import { expect } from 'chai';
+import { parseAgentConfig } from '../../../agent/config.js';
+import { ConfigError } from '../../../shared/config/load-yaml.js';
+
+describe('agent/config', () => {
+  const minimal = 'dhcp:\n  dnsmasq: { hostsDir: /run/vonode/hosts.d, leaseFile: /var/lib/misc/dnsmasq.leases }\n';
+
+  it('applies documented defaults and converts units', () => {
+    const c = parseAgentConfig(minimal + 'deploy: { vmrTimeout: 2m, memoryReserve: 1GiB }\nimages: { budget: 512MiB }\n');
+    expect(c.listen).to.equal('127.0.0.1:7070');
+    expect(c.hypervisor.driver).to.equal('qemu');
+    expect(c.hypervisor.qemu.accel).to.equal('tcg');
+    expect(c.deploy.vmrTimeout).to.equal(120_000);
+    expect(c.deploy.memoryReserve).to.equal(1024 ** 3);
+    expect(c.images.budget).to.equal(512 * 1024 ** 2);
+  });
+
+  const bad: Array<[string, string, RegExp]> = [
+    ['unknown key', minimal + 'listne: 1.2.3.4:5\n', /listne/],
+    ['bad duration', minimal + 'deploy: { vmrTimeout: soon }\n', /deploy\.vmrTimeout: "soon" is not a duration/],
+    ['relative path', 'dhcp:\n  dnsmasq: { hostsDir: hosts.d, leaseFile: /x }\n', /dhcp\.dnsmasq\.hostsDir/],
+    ['missing backend section', 'dhcp: { backend: isc-dhcpd }\n', /section of the chosen backend/],
+    ['bad driver', minimal + 'hypervisor: { driver: vmware }\n', /hypervisor\.driver/],
+    ['bad listen', minimal + 'listen: "just-a-host"\n', /listen: must be host:port or unix/],
+    ['not YAML', 'a: [\n', /not valid YAML/],
+  ];
+  for (const [what, text, message] of bad) {
+    it(`refuses ${what}, naming the field`, () => {
+      expect(() => parseAgentConfig(text, 'agent.yaml')).to.throw(ConfigError, message);
+    });
+  }
+
+  it('accepts a unix socket listen address', () => {
+    expect(parseAgentConfig(minimal + 'listen: unix:/run/vonode/agent.sock\n').listen).to.equal('unix:/run/vonode/agent.sock');
+  });
+});
