@@ -67,7 +67,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       call.on('cancelled', () => abort.abort(new Error('caller cancelled')));
       fn(call.request, (e) => call.write(e), abort.signal).then(
         () => call.end(),
-        (err: unknown) => call.destroy(toServiceError(err, deps.logger, method) as Error),
+        (err: unknown) => call.emit('error', toServiceError(err, deps.logger, method)),
       );
     };
 
@@ -129,7 +129,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       };
       run().then(
         () => call.end(),
-        (err: unknown) => call.destroy(toServiceError(err, deps.logger, 'PrefetchImage') as Error),
+        (err: unknown) => call.emit('error', toServiceError(err, deps.logger, 'PrefetchImage')),
       );
     },
 

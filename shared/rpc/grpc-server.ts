@@ -4,6 +4,7 @@ import { Server, type ServerCredentials, type ServiceDefinition, type UntypedSer
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { clearStaleUnixSocket } from './unix-socket.js';
 
 /** Where the .proto files are: the built tree (dist/shared/rpc) sits one level deeper than the sources. */
 function protoRoot(): string {
@@ -26,8 +27,9 @@ export class GrpcServer {
     new ReflectionService(definition).addToServer(this.server);
   }
 
-  /** Binds and starts; resolves with the bound port (useful with port 0). */
-  listen(address: string, creds: ServerCredentials): Promise<number> {
+  /** Binds and starts; resolves with the bound port (useful with port 0). A crashed predecessor's unix socket is cleared first. */
+  async listen(address: string, creds: ServerCredentials): Promise<number> {
+    await clearStaleUnixSocket(address);
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port)));
     });

@@ -69,7 +69,8 @@ export class AgentHost {
     const configFile = path.join(this.options.workDir, 'agent.yaml');
     await writeFile(configFile, stringify(config));
     const log = openSync(this.agentLog, 'a');
-    this.agent = spawn('ip', this.ns.exec([process.execPath, '--import', 'tsx', path.join(REPO, 'agent/main.ts'), '--config', configFile, '--insecure']), {
+    const [cmd, ...args] = this.ns.exec([process.execPath, '--import', 'tsx', path.join(REPO, 'agent/main.ts'), '--config', configFile, '--insecure']);
+    this.agent = spawn(cmd!, args, {
       cwd: REPO, stdio: ['ignore', log, log],
     });
     closeSync(log);
@@ -116,10 +117,14 @@ export class AgentHost {
 
   private async startImageRepo(): Promise<void> {
     const portFile = path.join(this.options.workDir, 'image-repo.port');
-    this.repo = spawn('ip', this.ns.exec([
+    const logFile = path.join(this.options.workDir, 'image-repo.log');
+    const log = openSync(logFile, 'a');
+    const [cmd, ...args] = this.ns.exec([
       process.execPath, '--import', 'tsx', path.join(REPO, 'scripts/testbed/image-repo-server.ts'),
       '--dir', this.options.imageDir, '--port-file', portFile, '--rate-mbit', String(this.options.imageRateMbit ?? 0),
-    ]), { cwd: REPO, stdio: 'ignore' });
+    ]);
+    this.repo = spawn(cmd!, args, { cwd: REPO, stdio: ['ignore', log, log] });
+    closeSync(log);
     const deadline = systemClock.monotonicMs() + 15_000;
     for (;;) {
       const port = await readFile(portFile, 'utf8').catch(() => '');
@@ -127,7 +132,9 @@ export class AgentHost {
         this.imageUrl = `http://127.0.0.1:${port}`;
         return;
       }
-      if (this.repo.exitCode !== null || systemClock.monotonicMs() > deadline) throw new Error('image repository did not start');
+      if (this.repo.exitCode !== null || systemClock.monotonicMs() > deadline) {
+        throw new Error(`image repository did not start: ${(await readFile(logFile, 'utf8')).slice(-1000)}`);
+      }
       await systemClock.sleep(50);
     }
   }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import { access, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -99,8 +100,12 @@ describe('vonode-agent with QEMU guests (real VMs, dnsmasq, HTTP image repositor
 
   it('never boots an image whose sha256 does not match', async () => {
     let err: unknown;
-    await collect(host.client!.deploy({ vm: spec(5, { disk: { url: `${host.imageUrl}/initrd.gz`, sha256: app.files['disk.qcow2'].sha256, sizeBytes: 0 } }) })).catch((e: unknown) => (err = e));
-    expect((err as Error).message).to.match(/sha256/);
+    // The repository serves the initrd's bytes where the request names another digest.
+    const wrong = createHash('sha256').update('not the initrd').digest('hex');
+    await collect(host.client!.deploy({ vm: spec(5, { disk: { url: `${host.imageUrl}/initrd.gz`, sha256: wrong, sizeBytes: 0 } }) })).catch((e: unknown) => (err = e));
+    expect(isAgentCallError(err) && err.code).to.equal(status.DATA_LOSS);
+    expect((err as Error).message).to.match(/has sha256 [0-9a-f]{64}, expected/);
+    expect((await host.client!.listImages()).images.map((i) => i.sha256)).to.not.include(wrong);
     expect((await host.client!.listDomains()).domains.map((d) => d.spec?.hostname)).to.not.include('vwn-test-005');
     expect(await readdir(host.ns.hostsDir)).to.not.include('vwn-test-005');
   });

@@ -1,0 +1,250 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { systemClock, type Clock } from '../../shared/clock.js';
+import { FailedPreconditionError, NotFoundError, ResourceExhaustedError, VonodeError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { ProcessRunner, runChecked, type CommandRunner } from '../../shared/process/command-runner.js';
+import { status } from '@grpc/grpc-js';
+import { writeFileAtomic } from '../dhcp/atomic-file.js';
+import { HttpImageFetcher, type ImageFetcher } from './image-fetcher.js';
+
+/** A downloaded image whose bytes do not hash to the requested sha256; it was deleted, never used. */
+export class ImageVerificationError extends VonodeError {
+  constructor(url: string, expected: string, actual: string) {
+    super(`image ${url} has sha256 ${actual}, expected ${expected}: the download was corrupted or the policy names the wrong digest; it was discarded`, status.DATA_LOSS);
+  }
+}
+
+/** Reference to an image to have in the cache. */
+export interface ImageRequest {
+  url: string;
+  sha256: string;
+  sizeBytes?: number;
+}
+
+/** A verified image in the cache. */
+export interface CachedImage {
+  path: string;
+  /** true when no byte had to be fetched for this call (already cached, or joined another call's download). */
+  cacheHit: boolean;
+  /** Bytes this call transferred (0 on a hit or when it joined a running download). */
+  bytesTransferred: number;
+  format: 'qcow2' | 'raw';
+}
+
+/** One entry of the cache listing. */
+export interface CacheEntry {
+  sha256: string;
+  sizeBytes: number;
+  lastUsedMs: number;
+  inUse: number;
+  url: string;
+  format: 'qcow2' | 'raw';
+}
+
+interface IndexEntry {
+  sizeBytes: number;
+  lastUsedMs: number;
+  url: string;
+  format: 'qcow2' | 'raw';
+}
+
+/** Options of the image cache. */
+export interface ImageCacheOptions {
+  dir: string;
+  budgetBytes: number;
+  logger: Logger;
+  clock?: Clock;
+  fetcher?: ImageFetcher;
+  runner?: CommandRunner;
+}
+
+/**
+ * Content-addressed image cache: `blobs/<sha256>` holds only verified images;
+ * downloads go to `partial/<sha256>.part` and resume from there (also after a
+ * restart); `index.json` (replaced atomically) remembers URL, size, format
+ * and last use for LRU eviction under a byte budget. Concurrent requests for
+ * one image share a single download. In-use pins live in memory: the agent
+ * re-pins the images of running domains when it restarts.
+ */
+export class ImageCache {
+  private index = new Map<string, IndexEntry>();
+  private readonly inUse = new Map<string, number>();
+  private readonly inflight = new Map<string, Promise<CachedImage>>();
+  private readonly clock: Clock;
+  private readonly fetcher: ImageFetcher;
+  private readonly runner: CommandRunner;
+
+  constructor(private readonly options: ImageCacheOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.fetcher = options.fetcher ?? new HttpImageFetcher();
+    this.runner = options.runner ?? new ProcessRunner();
+  }
+
+  private get blobsDir(): string {
+    return path.join(this.options.dir, 'blobs');
+  }
+  private get partialDir(): string {
+    return path.join(this.options.dir, 'partial');
+  }
+  private blobPath(sha: string): string {
+    return path.join(this.blobsDir, sha);
+  }
+
+  /** Creates the directories and reconciles the index with the blobs on disk. */
+  async open(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.partialDir, { recursive: true });
+    const saved = await readFile(path.join(this.options.dir, 'index.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, IndexEntry>, () => ({}));
+    const blobs = new Set(await readdir(this.blobsDir));
+    this.index = new Map(Object.entries(saved).filter(([sha]) => blobs.has(sha)));
+    for (const sha of blobs) {
+      if (this.index.has(sha)) continue;
+      // A blob without an index entry (crash between rename and index write): keep it only if it verifies.
+      const file = this.blobPath(sha);
+      if ((await hashFile(file)) === sha) {
+        this.index.set(sha, { sizeBytes: (await stat(file)).size, lastUsedMs: 0, url: '', format: await this.detectFormat(file) });
+      } else {
+        await rm(file, { force: true });
+      }
+    }
+    await this.saveIndex();
+  }
+
+  /** True if the verified image is cached. */
+  has(sha256: string): boolean {
+    return this.index.has(sha256);
+  }
+
+  /**
+   * Returns the verified image, downloading it on a miss. Throws
+   * ImageVerificationError (never caches bad bytes), ResourceExhaustedError
+   * when it cannot fit the budget, UnavailableError when the source fails.
+   */
+  ensure(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal } = {}): Promise<CachedImage> {
+    const cached = this.index.get(ref.sha256);
+    if (cached) {
+      cached.lastUsedMs = this.clock.nowMs();
+      return this.saveIndex().then(() => ({ path: this.blobPath(ref.sha256), cacheHit: true, bytesTransferred: 0, format: cached.format }));
+    }
+    const running = this.inflight.get(ref.sha256);
+    if (running) return running.then((r) => ({ ...r, cacheHit: true, bytesTransferred: 0 }));
+    const download = this.download(ref, opts).finally(() => this.inflight.delete(ref.sha256));
+    this.inflight.set(ref.sha256, download);
+    return download;
+  }
+
+  /** Pins an image (it backs a live instance disk); pinned images are never evicted. */
+  acquire(sha256: string): void {
+    this.inUse.set(sha256, (this.inUse.get(sha256) ?? 0) + 1);
+  }
+
+  /** Drops one pin. */
+  release(sha256: string): void {
+    const n = (this.inUse.get(sha256) ?? 0) - 1;
+    if (n > 0) this.inUse.set(sha256, n);
+    else this.inUse.delete(sha256);
+  }
+
+  /** Cached images, most recently used first. */
+  list(): CacheEntry[] {
+    return [...this.index.entries()]
+      .map(([sha256, e]) => ({ sha256, ...e, inUse: this.inUse.get(sha256) ?? 0 }))
+      .sort((a, b) => b.lastUsedMs - a.lastUsedMs);
+  }
+
+  /** Bytes of all verified images. */
+  usedBytes(): number {
+    let sum = 0;
+    for (const e of this.index.values()) sum += e.sizeBytes;
+    return sum;
+  }
+
+  /** Removes an image; returns the bytes freed. Throws NotFoundError, or FailedPreconditionError if pinned. */
+  async evict(sha256: string): Promise<number> {
+    const entry = this.index.get(sha256);
+    if (!entry) throw new NotFoundError(`image ${sha256} is not cached`);
+    if (this.inUse.get(sha256)) throw new FailedPreconditionError(`image ${sha256} backs ${this.inUse.get(sha256)} running VM(s); remove them first`);
+    this.index.delete(sha256);
+    await this.saveIndex();
+    await rm(this.blobPath(sha256), { force: true });
+    this.options.logger.info({ sha256, bytes: entry.sizeBytes }, 'image evicted');
+    return entry.sizeBytes;
+  }
+
+  private async download(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal }): Promise<CachedImage> {
+    if (ref.sizeBytes) await this.makeRoom(ref.sizeBytes, ref.sha256);
+    const partial = path.join(this.partialDir, `${ref.sha256}.part`);
+    const offset = await stat(partial).then((s) => s.size, () => 0);
+    let hash = createHash('sha256');
+    let done = 0;
+    let fetched = 0;
+    let total = ref.sizeBytes ?? 0;
+    await this.fetcher.fetch(new URL(ref.url), partial, {
+      offset,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onStart: async (resumed, totalBytes) => {
+        total = totalBytes ?? total;
+        // A resumed download must hash the bytes already on disk first.
+        if (resumed) {
+          hash = await hashInto(createHash('sha256'), partial);
+          done = offset;
+        }
+      },
+      onData: (chunk) => {
+        hash.update(chunk);
+        done += chunk.length;
+        fetched += chunk.length;
+        opts.onProgress?.(done, total);
+      },
+    });
+    const actual = hash.digest('hex');
+    if (actual !== ref.sha256) {
+      await rm(partial, { force: true });
+      throw new ImageVerificationError(ref.url, ref.sha256, actual);
+    }
+    const size = (await stat(partial)).size;
+    await this.makeRoom(size, ref.sha256);
+    const format = await this.detectFormat(partial);
+    await rename(partial, this.blobPath(ref.sha256));
+    this.index.set(ref.sha256, { sizeBytes: size, lastUsedMs: this.clock.nowMs(), url: ref.url, format });
+    await this.saveIndex();
+    this.options.logger.info({ sha256: ref.sha256, url: ref.url, bytes: size, fetched, resumedFrom: offset }, 'image cached');
+    return { path: this.blobPath(ref.sha256), cacheHit: false, bytesTransferred: fetched, format };
+  }
+
+  private async makeRoom(bytes: number, forSha: string): Promise<void> {
+    if (bytes > this.options.budgetBytes) {
+      throw new ResourceExhaustedError(`image ${forSha} (${bytes} bytes) is larger than the cache budget (${this.options.budgetBytes} bytes): raise images.budget`);
+    }
+    const lru = this.list().reverse().filter((e) => e.inUse === 0 && e.sha256 !== forSha);
+    while (this.usedBytes() + bytes > this.options.budgetBytes) {
+      const victim = lru.shift();
+      if (!victim) {
+        throw new ResourceExhaustedError(`image cache full: ${this.usedBytes()} of ${this.options.budgetBytes} bytes are used by images of running VMs; need ${bytes} more; raise images.budget or remove VMs`);
+      }
+      await this.evict(victim.sha256);
+    }
+  }
+
+  private async detectFormat(file: string): Promise<'qcow2' | 'raw'> {
+    const result = await runChecked(this.runner, ['qemu-img', 'info', '--output=json', file]);
+    const format = (JSON.parse(result.stdout) as { format?: string }).format;
+    return format === 'qcow2' ? 'qcow2' : 'raw';
+  }
+
+  private saveIndex(): Promise<void> {
+    return writeFileAtomic(path.join(this.options.dir, 'index.json'), JSON.stringify(Object.fromEntries(this.index), null, 1));
+  }
+}
+
+async function hashInto(hash: Hash, file: string): Promise<Hash> {
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash;
+}
+
+async function hashFile(file: string): Promise<string> {
+  return (await hashInto(createHash('sha256'), file)).digest('hex');
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Builds a tiny VO appliance from Debian packages, for tests, benchmarks and
+# the demo: the Debian cloud kernel (direct boot), a busybox initramfs that
+# takes its address by DHCP and reports readiness on the serial console, and
+# a qcow2 disk carrying the VO's marker (plus optional incompressible payload
+# so image propagation has something to move).
+#
+# Usage: scripts/appliance/build-guest.sh OUTDIR [--vo NAME] [--payload-mb N]
+# Writes OUTDIR/{vmlinuz,initrd.gz,disk.qcow2,manifest.json}. Idempotent;
+# the kernel package is cached in ${VONODE_CACHE:-/var/cache/vonode-build}.
+set -euo pipefail
+
+die() { echo "build-guest: $*" >&2; exit 1; }
+[ $# -ge 1 ] || die "usage: build-guest.sh OUTDIR [--vo NAME] [--payload-mb N]"
+out=$1; shift
+vo=test; payload_mb=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --vo) vo=${2:?--vo needs a name}; shift 2 ;;
+    --payload-mb) payload_mb=${2:?--payload-mb needs a number}; shift 2 ;;
+    *) die "unknown argument $1" ;;
+  esac
+done
+[[ $vo =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "--vo must be a VO name (a-z, 0-9, _ -)"
+[[ $payload_mb =~ ^[0-9]+$ ]] || die "--payload-mb must be a whole number"
+[ "$(id -u)" = 0 ] || die "run as root (apt-get download, mkfs)"
+
+cache=${VONODE_CACHE:-/var/cache/vonode-build}
+mkdir -p "$cache" "$out"
+out=$(cd "$out" && pwd)
+
+need() { command -v "$1" >/dev/null || missing+=("$2"); }
+missing=()
+need busybox busybox-static; need cpio cpio; need qemu-img qemu-utils; need mkfs.ext4 e2fsprogs; need gzip gzip
+if [ ${#missing[@]} -gt 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; } \
+    || die "cannot install ${missing[*]}"
+fi
+busybox_bin=$(command -v busybox)
+file "$busybox_bin" 2>/dev/null | grep -q 'dynamically linked' && die "$busybox_bin is dynamic; install busybox-static"
+
+# --- kernel: newest Debian cloud kernel, unpacked once -----------------------
+kernel_pkg() { apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+pkg=$(kernel_pkg)
+[ -n "$pkg" ] || { apt-get update >/dev/null; pkg=$(kernel_pkg); }
+[ -n "$pkg" ] || die "cannot find the Debian cloud kernel package (linux-image-cloud-amd64)"
+kroot=$cache/$pkg
+if [ ! -d "$kroot/boot" ]; then
+  (cd "$cache" && ls ${pkg}_*.deb >/dev/null 2>&1 || apt-get download "$pkg" >/dev/null 2>&1) || die "apt-get download $pkg failed"
+  rm -rf "$kroot.tmp"; dpkg -x "$cache"/${pkg}_*.deb "$kroot.tmp" && mv "$kroot.tmp" "$kroot"
+fi
+krel=$(ls "$kroot/lib/modules")
+moddir=$kroot/lib/modules/$krel
+
+# --- initramfs -----------------------------------------------------------------
+work=$(mktemp -d /tmp/vonode-guest.XXXXXX); trap 'rm -rf "$work"' EXIT
+tree=$work/tree
+mkdir -p "$tree"/{bin,sbin,etc,proc,sys,dev,mnt/app,run,tmp,lib/modules,usr/share/udhcpc,etc/acpi/PWRF}
+cp "$busybox_bin" "$tree/bin/busybox"
+for applet in $("$busybox_bin" --list); do [ -e "$tree/bin/$applet" ] || ln -s busybox "$tree/bin/$applet"; done
+
+# Modules the guest needs, in load order: dependencies first (read from each
+# module's own depends= field; depmod is not on a fresh machine).
+declare -A seen=(); order=()
+add_mod() {
+  local name=$1 file deps d
+  [ -n "${seen[$name]:-}" ] && return; seen[$name]=1
+  file=$(find "$moddir/kernel" -name "$name.ko" | head -1)
+  if [ -z "$file" ]; then grep -q "/$name.ko$" "$moddir/modules.builtin" || die "module $name not found"; return; fi
+  deps=$(grep -ao 'depends=[a-z0-9_,-]*' "$file" | head -1 | cut -d= -f2)
+  for d in ${deps//,/ }; do add_mod "$d"; done
+  cp "$file" "$tree/lib/modules/"; order+=("$name")
+}
+for m in virtio_pci virtio_net virtio_blk button evdev; do add_mod "$m"; done
+printf '%s\n' "${order[@]}" > "$tree/etc/modules.order"
+
+cat > "$tree/usr/share/udhcpc/default.script" <<'SCRIPT'
+#!/bin/sh
+# udhcpc hook: configure the lease (busybox udhcpc does nothing without one).
+case "$1" in
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    [ -n "$hostname" ] && hostname "$hostname"
+    echo "$ip" > /run/ip ;;
+esac
+exit 0
+SCRIPT
+chmod +x "$tree/usr/share/udhcpc/default.script"
+
+# Power button (QMP system_powerdown / xl shutdown) -> clean poweroff.
+printf '#!/bin/sh\necho VONODE-GUEST-POWEROFF > /dev/console\nsync\npoweroff -f\n' > "$tree/etc/acpi/PWRF/00000080"
+chmod +x "$tree/etc/acpi/PWRF/00000080"
+
+cat > "$tree/init" <<'INIT'
+#!/bin/sh
+# vonode test appliance: modules, DHCP, VO marker, readiness line, then wait.
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
+for m in $(cat /etc/modules.order); do insmod /lib/modules/$m.ko; done
+ip link set lo up
+i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+ip link set eth0 up
+udhcpc -i eth0 -s /usr/share/udhcpc/default.script -t 20 -T 1 -q -n >/dev/null 2>&1 || echo "VONODE-GUEST-DHCP-FAILED" > /dev/console
+appliance=none
+if [ -b /dev/vda ] && mount -o ro -t ext4 /dev/vda /mnt/app 2>/dev/null; then appliance=$(cat /mnt/app/appliance-id 2>/dev/null | tr '\n' ' '); fi
+echo "VONODE-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) ip=$(cat /run/ip 2>/dev/null || echo none) hostname=$(hostname) kernel=$(uname -r) appliance=$appliance" > /dev/console
+acpid -d -c /etc/acpi >/dev/null 2>&1 &
+while true; do sleep 3600; done
+INIT
+chmod +x "$tree/init"
+(cd "$tree" && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$work/initrd.gz"
+
+# --- disk with the VO marker (and payload) -------------------------------------
+mkdir -p "$work/disk"
+echo "vo=$vo appliance=$vo-$(date -u +%Y%m%d%H%M%S)" > "$work/disk/appliance-id"
+[ "$payload_mb" -gt 0 ] && head -c "${payload_mb}M" /dev/urandom > "$work/disk/payload.bin"
+size_mb=$(( payload_mb + payload_mb / 10 + 16 ))
+mkfs.ext4 -q -F -L "vonode-$vo" -d "$work/disk" "$work/disk.raw" "${size_mb}M"
+qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
+
+cp "$kroot/boot/vmlinuz-$krel" "$work/vmlinuz"
+for f in vmlinuz initrd.gz disk.qcow2; do mv "$work/$f" "$out/$f"; done
+entry() { printf '"%s": {"sha256": "%s", "bytes": %s}' "$1" "$(sha256sum "$out/$1" | cut -d' ' -f1)" "$(stat -c %s "$out/$1")"; }
+cat > "$out/manifest.json" <<JSON
+{ "vo": "$vo", "kernelRelease": "$krel", "files": { $(entry vmlinuz), $(entry initrd.gz), $(entry disk.qcow2) } }
+JSON
+echo "build-guest: $out (vo=$vo kernel=$krel, disk $(stat -c %s "$out/disk.qcow2") bytes)"
