@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { AgentHost } from '../testbed/lib/agent-host.js';
 import { ensureAppliance, type ApplianceManifest } from '../testbed/lib/appliance.js';
 import { systemClock } from '../../shared/clock.js';
+import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
@@ -87,10 +88,12 @@ async function idleUsage(pid: number, seconds: number): Promise<{ rssMb: number;
   return { rssMb: Number(rss) / 1024, cpuPct: ((t1 - t0) / 100 / seconds) * 100 };
 }
 
+// The agent runs as installed: compiled JavaScript, not the sources through tsx.
+await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
 const app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
 const host = new AgentHost({
   name: `vnb-agent-${process.pid}`, prefix: '10.213.30', workDir: path.join(os.tmpdir(), `vonode-bench-${process.pid}`),
-  imageDir: app.dir, imageRateMbit: rateMbit,
+  imageDir: app.dir, imageRateMbit: rateMbit, useBuild: true,
 });
 try {
   await host.start();

@@ -23,6 +23,8 @@ export interface AgentHostOptions {
   imageRateMbit?: number;
   /** Extra agent config (merged over the defaults). */
   agentConfig?: Record<string, unknown>;
+  /** Run the compiled agent (dist/, as installed) instead of the TypeScript sources through tsx. */
+  useBuild?: boolean;
 }
 
 /**
@@ -69,7 +71,9 @@ export class AgentHost {
     const configFile = path.join(this.options.workDir, 'agent.yaml');
     await writeFile(configFile, stringify(config));
     const log = openSync(this.agentLog, 'a');
-    const [cmd, ...args] = this.ns.exec([process.execPath, '--import', 'tsx', path.join(REPO, 'agent/main.ts'), '--config', configFile, '--insecure']);
+    const entry = this.options.useBuild ? [path.join(REPO, 'dist/agent/main.js')] : ['--import', 'tsx', path.join(REPO, 'agent/main.ts')];
+    // The same V8 flag as the installed executable's shebang (agent/main.ts).
+    const [cmd, ...args] = this.ns.exec([process.execPath, '--max-semi-space-size=2', ...entry, '--config', configFile, '--insecure']);
     this.agent = spawn(cmd!, args, {
       cwd: REPO, stdio: ['ignore', log, log],
     });

@@ -12,17 +12,25 @@ export interface ImageServerOptions {
   rateBytesPerSec?: number;
 }
 
-/** Throttles a stream to a byte rate with a simple token bucket. */
+/** One link shared by every response: each chunk books the next free slot on it. */
+class Link {
+  private freeAt = 0;
+  constructor(private readonly bytesPerSec: number) {}
+  /** Milliseconds from now until `bytes` have crossed the link. */
+  book(bytes: number): number {
+    const now = Date.now();
+    this.freeAt = Math.max(now, this.freeAt) + (bytes / this.bytesPerSec) * 1000;
+    return this.freeAt - now;
+  }
+}
+
+/** Holds each chunk until the shared link has carried it. */
 class RateLimit extends Transform {
-  private readonly start = Date.now();
-  private sent = 0;
-  constructor(private readonly rate: number) {
+  constructor(private readonly link: Link) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.sent += chunk.length;
-    const due = this.start + (this.sent / this.rate) * 1000;
-    setTimeout(() => done(null, chunk), Math.max(0, due - Date.now()));
+    setTimeout(() => done(null, chunk), this.link.book(chunk.length));
   }
 }
 
@@ -35,7 +43,7 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   return start <= end ? { start, end } : undefined;
 }
 
-async function serve(options: ImageServerOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(options: ImageServerOptions, link: Link | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
   const file = path.join(options.dir, name);
   if (!name || name.includes('..') || path.dirname(file) !== path.resolve(options.dir)) {
@@ -59,13 +67,15 @@ async function serve(options: ImageServerOptions, req: IncomingMessage, res: Ser
     ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
   });
   const body = createReadStream(file, { start, end });
-  await (options.rateBytesPerSec ? pipeline(body, new RateLimit(options.rateBytesPerSec), res) : pipeline(body, res));
+  await (link ? pipeline(body, new RateLimit(link), res) : pipeline(body, res));
 }
 
 /** Starts an HTTP image repository serving the files of one directory, with Range support. */
 export function startImageServer(options: ImageServerOptions, host: string, port: number): Promise<Server> {
+  // All responses share one link, as all hosts share the site's uplink to the repository.
+  const link = options.rateBytesPerSec ? new Link(options.rateBytesPerSec) : undefined;
   const server = createServer((req, res) => {
-    serve(options, req, res).catch(() => res.destroy());
+    serve(options, link, req, res).catch(() => res.destroy());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -40,18 +40,23 @@ describe('agent/deploy/Deployer', () => {
     expect(t.dhcp.reservations.get('vwn-bio-001')?.mac).to.equal('52:54:00:77:00:01');
   });
 
-  it('runs deployments on one host one at a time, in arrival order', async () => {
+  it('runs the host-side work (PT..VMB) of deployments one at a time; guest boots overlap', async () => {
     const t = await setup();
     t.images.prepareDelayMs = 30;
+    t.driver.onStart = (c) => setTimeout(() => t.dhcp.grant(c.mac, '10.77.0.99'), 200);
     const marks: PhaseMark[] = [];
     await Promise.all([1, 2, 3].map((i) => t.deployer.deploy({ spec: vmSpec(`vwn-bio-00${i}`, i) }, (m) => marks.push(m))));
     const span = (h: string) => {
-      const own = marks.filter((m) => m.hostname === h && m.phase !== 'CR');
+      const own = marks.filter((m) => m.hostname === h && ['PT', 'DA', 'VMB'].includes(m.phase));
       return [own[0]!.monotonicMs, own[own.length - 1]!.monotonicMs] as const;
     };
-    const [a, b, c] = ['vwn-bio-001', 'vwn-bio-002', 'vwn-bio-003'].map(span);
+    const vmr = (h: string) => marks.filter((m) => m.hostname === h && m.phase === 'VMR').map((m) => m.monotonicMs);
+    const hosts = ['vwn-bio-001', 'vwn-bio-002', 'vwn-bio-003'].sort((x, y) => span(x)[0] - span(y)[0]);
+    const [a, b, c] = hosts.map(span);
     expect(b![0]).to.be.at.least(a![1]);
     expect(c![0]).to.be.at.least(b![1]);
+    // The second host-side span starts while the first guest is still booting.
+    expect(b![0]).to.be.below(vmr(hosts[0]!)[1]!);
   });
 
   it('overlaps deployments when allowParallel is set', async () => {
