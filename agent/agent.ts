@@ -56,6 +56,8 @@ export class Agent {
   async start(): Promise<void> {
     this.state = 'starting';
     const { config, logger } = this;
+    // Before anything touches domains or files: a missing TLS setup must not cost a recovery pass.
+    const creds = serverCredentials(config.tls, this.options.insecure, 'vonode-agent');
     const clock = this.options.clock ?? systemClock;
     const runner = this.options.runner ?? new ProcessRunner();
     const facts = this.options.facts ?? new SystemHostFacts(config.hostName ?? os.hostname());
@@ -89,7 +91,7 @@ export class Agent {
       stateDir: config.stateDir, budgetBytes: config.images.budget, version: AGENT_VERSION,
     });
     this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }]);
-    this.port = await this.server.listen(config.listen, serverCredentials(config.tls, this.options.insecure, 'vonode-agent'));
+    this.port = await this.server.listen(config.listen, creds);
     this.state = 'serving';
     logger.info({ listen: config.listen, port: this.port, driver: driver.kind, dhcp: dhcp.kind }, 'agent serving');
   }

@@ -99,6 +99,8 @@ cat > "$tree/init" <<'INIT'
 # vonode test appliance: modules, DHCP, VO marker, readiness line, then wait.
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 for m in $(cat /etc/modules.order); do insmod /lib/modules/$m.ko; done
+# acpid first: a power-button press that arrives while DHCP runs must not be lost.
+acpid -d -c /etc/acpi >/dev/null 2>&1 &
 ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 ip link set eth0 up
@@ -106,7 +108,6 @@ udhcpc -i eth0 -s /usr/share/udhcpc/default.script -t 20 -T 1 -q -n >/dev/null 2
 appliance=none
 if [ -b /dev/vda ] && mount -o ro -t ext4 /dev/vda /mnt/app 2>/dev/null; then appliance=$(cat /mnt/app/appliance-id 2>/dev/null | tr '\n' ' '); fi
 echo "VONODE-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) ip=$(cat /run/ip 2>/dev/null || echo none) hostname=$(hostname) kernel=$(uname -r) appliance=$appliance" > /dev/console
-acpid -d -c /etc/acpi >/dev/null 2>&1 &
 while true; do sleep 3600; done
 INIT
 chmod +x "$tree/init"

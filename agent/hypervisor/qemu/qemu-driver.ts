@@ -15,6 +15,8 @@ import { isOurQemu, readPidFile } from './qemu-process.js';
 import { QmpClient } from './qmp-client.js';
 import { createTap, deleteTap, tapNameFor } from './tap-device.js';
 
+const POWER_BUTTON_REPEAT_MS = 2000;
+
 /** Options of the QEMU driver; defaults suit this project's TCG hosts. */
 export interface QemuDriverOptions extends Partial<QemuArgvOptions> {
   /** Directory holding one run directory per domain (`<runRoot>/<domain name>`). */
@@ -93,13 +95,27 @@ export class QemuDriver implements HypervisorDriver {
     const paths = qemuPaths(this.runDirFor(name));
     const pid = await this.livePid(name);
     if (pid === undefined) return true;
-    const qmp = await QmpClient.connect(paths.qmpSocket);
+    const deadline = this.clock.monotonicMs() + timeoutMs;
+    // Press the power button again every few seconds: a guest still booting
+    // (no ACPI daemon yet) drops the first press, as real hardware guests do.
+    while (this.clock.monotonicMs() < deadline) {
+      await this.pressPowerButton(paths.qmpSocket);
+      const slice = Math.min(POWER_BUTTON_REPEAT_MS, deadline - this.clock.monotonicMs());
+      if (await this.waitExit(pid, paths.qmpSocket, slice)) return true;
+    }
+    return false;
+  }
+
+  private async pressPowerButton(qmpSocket: string): Promise<void> {
+    const qmp = await QmpClient.connect(qmpSocket).catch(() => undefined);
+    if (!qmp) return; // QEMU is exiting
     try {
       await qmp.execute('system_powerdown');
+    } catch {
+      // QEMU may exit while answering; waitExit tells.
     } finally {
       qmp.close();
     }
-    return this.waitExit(pid, paths.qmpSocket, timeoutMs);
   }
 
   async destroy(name: string): Promise<void> {

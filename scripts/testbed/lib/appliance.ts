@@ -1,4 +1,5 @@
-import { access, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChecked, ProcessRunner, type CommandRunner } from '../../../shared/process/command-runner.js';
@@ -26,9 +27,14 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
  */
 export async function ensureAppliance(dir: string, vo: string, payloadMb = 0, runner: CommandRunner = new ProcessRunner()): Promise<ApplianceManifest> {
   const manifestFile = path.join(dir, 'manifest.json');
-  const ok = await access(manifestFile).then(() => true, () => false);
-  if (!ok) {
-    await runChecked(runner, [path.join(REPO, 'scripts/appliance/build-guest.sh'), dir, '--vo', vo, '--payload-mb', String(payloadMb)], { timeoutMs: 600_000 });
+  const stampFile = path.join(dir, 'build-stamp');
+  const script = path.join(REPO, 'scripts/appliance/build-guest.sh');
+  // Rebuild whenever the build script (and so the guest's behaviour) changed.
+  const stamp = `${createHash('sha256').update(await readFile(script)).digest('hex')} ${vo} ${payloadMb}`;
+  const current = await access(manifestFile).then(() => readFile(stampFile, 'utf8'), () => '');
+  if (current !== stamp) {
+    await runChecked(runner, [script, dir, '--vo', vo, '--payload-mb', String(payloadMb)], { timeoutMs: 600_000 });
+    await writeFile(stampFile, stamp);
   }
   return { dir, ...(JSON.parse(await readFile(manifestFile, 'utf8')) as Omit<ApplianceManifest, 'dir'>) };
 }
