@@ -28,7 +28,7 @@ const xenSchema = z.strictObject({
 
 const hypervisorSchema = z.strictObject({
   /** Which driver runs the domains. */
-  driver: z.enum(['qemu', 'xen']).default('qemu'),
+  driver: z.enum(['qemu', 'libvirt', 'xen']).default('qemu'),
   qemu: qemuSchema.default(qemuSchema.parse({})),
   libvirt: libvirtSchema.default(libvirtSchema.parse({})),
   xen: xenSchema.default(xenSchema.parse({})),

@@ -102,6 +102,7 @@ export class Deployer {
       spec,
       driver: driver.kind,
       overlayPath: path.join(this.instancesDir, `${domainName}.qcow2`),
+      runDir: path.join(this.runRoot, domainName),
       imageShas: [spec.disk, spec.kernel, spec.initrd].filter((i) => i !== undefined).map((i) => i.sha256),
       createdUnixMs: this.deps.clock.nowMs(),
     };
@@ -151,7 +152,7 @@ export class Deployer {
     // Armed before the domain starts: a fast guest must not beat the watcher.
     const lease = dhcp.waitForLease(spec.mac, settings.vmrTimeoutMs, signal);
     lease.catch(() => undefined);
-    const runDir = path.join(this.runRoot, record.domainName);
+    const runDir = record.runDir;
     await mkdir(runDir, { recursive: true });
     const config: DomainConfig = {
       name: record.domainName,

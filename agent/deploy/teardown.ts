@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { DhcpBackend } from '../dhcp/dhcp-backend.js';
 import type { HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
 import type { DomainRecord, DomainStore } from '../state/domain-store.js';
@@ -46,6 +47,7 @@ export async function teardownDomain(deps: TeardownDeps, record: DomainRecord, o
     destroyed = wasRunning;
   }
   await driver.destroy(record.domainName);
+  await rm(record.runDir, { recursive: true, force: true });
   phases?.end('VMD', { was_running: String(wasRunning), destroyed: String(destroyed) });
 
   phases?.start('DHR');

@@ -15,6 +15,8 @@ export interface DomainRecord {
   spec: VmSpec;
   driver: string;
   overlayPath: string;
+  /** Per-domain runtime files (console log, generated config, sockets); removed with the domain. */
+  runDir: string;
   /** sha256 of every cached image this domain uses (disk backing, kernel, initrd). */
   imageShas: string[];
   createdUnixMs: number;

@@ -8,7 +8,7 @@ DEBIAN_PACKAGES=(
   qemu-system-x86 qemu-utils      # QEMU guests (TCG) and qcow2 overlays
   dnsmasq-base isc-dhcp-server    # DHCP backends
   iproute2                        # namespaces, bridges, taps
-  libvirt-clients libvirt-daemon  # virsh + libvirt's test:///default driver
+  libvirt-clients libvirt-daemon libxml2-utils  # virsh + libvirt's test:///default driver; xmllint for virt-xml-validate
   xen-utils-4.17 libxen-dev gcc libc6-dev  # real xl parser + headers for its LD_PRELOAD shim
   busybox-static cpio e2fsprogs   # the test appliance
   protobuf-compiler               # protoc for ts-proto codegen
