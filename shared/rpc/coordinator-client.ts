@@ -1,0 +1,103 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import {
+  CoordinatorServiceClient,
+  type CoordinatorEvent,
+  type DeployNodesRequest,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type ListHostsResponse,
+  type ListNodesResponse,
+  type PolicyResponse,
+  type RegisterAgentRequest,
+  type RegisterAgentResponse,
+  type StatusResponse,
+  type TimingsResponse,
+} from '../gen/vonode/v1/coordinator.js';
+import { RpcCallError, streamCall, unaryCall } from './grpc-call.js';
+
+/** A gRPC error from the coordinator, with its status code and message. */
+export class CoordinatorCallError extends RpcCallError {}
+
+/** Type guard for CoordinatorCallError. */
+export function isCoordinatorCallError(err: unknown): err is CoordinatorCallError {
+  return err instanceof CoordinatorCallError;
+}
+
+/** Typed promise/async-iterator client of vonode.v1.CoordinatorService (agents and the CLI use it). */
+export class CoordinatorClient {
+  readonly raw: CoordinatorServiceClient;
+
+  constructor(address: string, creds: ChannelCredentials) {
+    this.raw = new CoordinatorServiceClient(address, creds);
+  }
+
+  /** Registers an agent. Throws CoordinatorCallError. */
+  registerAgent(request: RegisterAgentRequest): Promise<RegisterAgentResponse> {
+    return unaryCall(CoordinatorCallError, 'RegisterAgent', (cb) => this.raw.registerAgent(request, cb));
+  }
+
+  /** One agent heartbeat. Throws CoordinatorCallError. */
+  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse> {
+    return unaryCall(CoordinatorCallError, 'Heartbeat', (cb) => this.raw.heartbeat(request, cb));
+  }
+
+  /** Site summary. */
+  status(): Promise<StatusResponse> {
+    return unaryCall(CoordinatorCallError, 'Status', (cb) => this.raw.status({}, cb));
+  }
+
+  /** Physical hosts and their agents. */
+  listHosts(): Promise<ListHostsResponse> {
+    return unaryCall(CoordinatorCallError, 'ListHosts', (cb) => this.raw.listHosts({}, cb));
+  }
+
+  /** Virtual worker nodes, optionally of one VO. */
+  listNodes(vo = ''): Promise<ListNodesResponse> {
+    return unaryCall(CoordinatorCallError, 'ListNodes', (cb) => this.raw.listNodes({ vo }, cb));
+  }
+
+  /** Per-operation phase durations, most recent `limit` (0 = all). */
+  timings(limit = 0): Promise<TimingsResponse> {
+    return unaryCall(CoordinatorCallError, 'Timings', (cb) => this.raw.timings({ limit }, cb));
+  }
+
+  /** Current policy text and whether the file on disk was refused. */
+  getPolicy(): Promise<PolicyResponse> {
+    return unaryCall(CoordinatorCallError, 'GetPolicy', (cb) => this.raw.getPolicy({}, cb));
+  }
+
+  /** Validates and applies a new policy; INVALID_ARGUMENT lists every problem. */
+  applyPolicy(yaml: string): Promise<PolicyResponse> {
+    return unaryCall(CoordinatorCallError, 'ApplyPolicy', (cb) => this.raw.applyPolicy({ yaml }, cb));
+  }
+
+  /** Queues deployments and streams their events until all have ended. */
+  deployNodes(request: Partial<DeployNodesRequest>, signal?: AbortSignal): AsyncIterable<CoordinatorEvent> {
+    return streamCall(CoordinatorCallError, 'DeployNodes', this.raw.deployNodes({ vo: '', count: 0, host: '', ...request }), signal);
+  }
+
+  /** Drains a node and streams events until it is removed. */
+  drainNode(hostname: string, signal?: AbortSignal): AsyncIterable<CoordinatorEvent> {
+    return streamCall(CoordinatorCallError, 'DrainNode', this.raw.drainNode({ hostname }), signal);
+  }
+
+  /** Removes a node at once (no drain) and streams the removal. */
+  removeNode(hostname: string, signal?: AbortSignal): AsyncIterable<CoordinatorEvent> {
+    return streamCall(CoordinatorCallError, 'RemoveNode', this.raw.removeNode({ hostname }), signal);
+  }
+
+  /** Follows every site event until aborted. */
+  watchEvents(signal?: AbortSignal): AsyncIterable<CoordinatorEvent> {
+    return streamCall(CoordinatorCallError, 'WatchEvents', this.raw.watchEvents({}), signal);
+  }
+
+  /** Resolves once the channel is connected, or rejects after timeoutMs. */
+  waitReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => this.raw.waitForReady(Date.now() + timeoutMs, (e) => (e ? reject(e) : resolve())));
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.raw.close();
+  }
+}
