@@ -79,12 +79,20 @@ export class HttpImageFetcher implements ImageFetcher {
         start
           .then(() => opts.onStart(resumed, total))
           .then(() => appendStream(res, dest, opts))
-          .then(() => resolve({ resumed, ...(total !== undefined ? { totalBytes: total } : {}) }), reject);
+          .then(
+            () => resolve({ resumed, ...(total !== undefined ? { totalBytes: total } : {}) }),
+            // The response broke off mid-body (connection reset or closed early): the source failed; the partial file stays for a resume.
+            (e: Error) => reject(e === res.errored && !(e instanceof UnavailableError) && e.name !== 'AbortError' ? brokeOff(url, e) : e),
+          );
       });
       req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new UnavailableError(`GET ${url.href}: no data for ${IDLE_TIMEOUT_MS / 1000} s`)));
       req.on('error', (e) => reject(e instanceof UnavailableError || e.name === 'AbortError' ? e : new UnavailableError(`GET ${url.href}: ${e.message}`, { cause: e })));
     });
   }
+}
+
+function brokeOff(url: URL, cause: Error): UnavailableError {
+  return new UnavailableError(`GET ${url.href}: the download broke off (${cause.message}); it resumes on retry`, { cause });
 }
 
 function totalSize(contentRange: string | undefined, contentLength: string | undefined, offset: number): number | undefined {
