@@ -4,9 +4,11 @@ import { AgentServiceService } from '../shared/gen/vonode/v1/agent.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { ProcessRunner, type CommandRunner } from '../shared/process/command-runner.js';
-import { serverCredentials } from '../shared/rpc/credentials.js';
+import { CoordinatorClient } from '../shared/rpc/coordinator-client.js';
+import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import type { AgentConfig } from './config.js';
+import { COORDINATOR_CHANNEL_OPTIONS, CoordinatorLink } from './coordinator-link/coordinator-link.js';
 import { Deployer } from './deploy/deployer.js';
 import { CachedImageStore } from './deploy/image-store.js';
 import { recover, type RecoveryReport } from './deploy/recovery.js';
@@ -18,6 +20,7 @@ import { createDriver } from './hypervisor/create-driver.js';
 import type { HypervisorDriver } from './hypervisor/hypervisor-driver.js';
 import { ImageCache } from './images/image-cache.js';
 import { createAgentService } from './service/agent-service.js';
+import { readDomains, readHostFacts } from './service/host-report.js';
 import { DomainStore } from './state/domain-store.js';
 
 /** Lifecycle of the agent daemon. */
@@ -29,6 +32,8 @@ export interface AgentOverrides {
   runner?: CommandRunner;
   facts?: HostFactsSource;
   driver?: HypervisorDriver;
+  /** Client of the coordinator (default: one dialing config.coordinator.address). */
+  coordinator?: Pick<CoordinatorClient, 'registerAgent' | 'heartbeat' | 'close'>;
 }
 
 /** The version reported in HostFacts. */
@@ -45,6 +50,9 @@ export class Agent {
   private server: GrpcServer | undefined;
   private dhcp: DhcpBackend | undefined;
   private driver: HypervisorDriver | undefined;
+  /** The registration/heartbeat link, when config.coordinator is set. */
+  link: CoordinatorLink | undefined;
+  private coordinator: Pick<CoordinatorClient, 'close'> | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -52,15 +60,22 @@ export class Agent {
     private readonly options: { insecure: boolean } & AgentOverrides = { insecure: false },
   ) {}
 
-  /** Recovers state, then serves gRPC. Throws if any part cannot start (nothing is left listening). */
+  /**
+   * Recovers state, serves gRPC, then (with config.coordinator) starts
+   * registering with the coordinator in the background. Throws if any part
+   * cannot start (nothing is left listening).
+   */
   async start(): Promise<void> {
     this.state = 'starting';
     const { config, logger } = this;
     // Before anything touches domains or files: a missing TLS setup must not cost a recovery pass.
     const creds = serverCredentials(config.tls, this.options.insecure, 'vonode-agent');
+    // The agent's certificate is also its client certificate towards the coordinator.
+    const coordinatorCreds = config.coordinator && !this.options.coordinator ? channelCredentials(config.tls, this.options.insecure, 'vonode-agent → coordinator') : undefined;
+    const hostName = config.hostName ?? os.hostname();
     const clock = this.options.clock ?? systemClock;
     const runner = this.options.runner ?? new ProcessRunner();
-    const facts = this.options.facts ?? new SystemHostFacts(config.hostName ?? os.hostname());
+    const facts = this.options.facts ?? new SystemHostFacts(hostName);
     const store = new DomainStore(config.stateDir);
     await store.open();
     const cache = new ImageCache({
@@ -75,7 +90,10 @@ export class Agent {
     const dhcp = createDhcpBackend(config.dhcp, runner);
     this.dhcp = dhcp;
     await dhcp.open();
-    const driver = this.options.driver ?? createDriver(config.hypervisor, path.join(config.stateDir, 'run'), runner);
+    const driver = this.options.driver ?? createDriver(config.hypervisor, path.join(config.stateDir, 'run'), runner, {
+      logger: logger.child({ component: 'hypervisor' }),
+      ...(config.dhcp.dnsmasq ? { dhcpLeaseFile: config.dhcp.dnsmasq.leaseFile } : {}),
+    });
     this.driver = driver;
     const deps = { driver, dhcp, images, store, logger };
     const deployer = new Deployer({
@@ -86,19 +104,30 @@ export class Agent {
     });
     this.recovery = await recover(deps, deployer.instancesDir);
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
-    const service = createAgentService({
-      deployer, remover, store, driver, cache, facts, clock, logger,
-      stateDir: config.stateDir, budgetBytes: config.images.budget, version: AGENT_VERSION,
-    });
+    const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION };
+    const service = createAgentService({ ...report, deployer, remover, clock, logger, budgetBytes: config.images.budget });
     this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }]);
     this.port = await this.server.listen(config.listen, creds);
     this.state = 'serving';
     logger.info({ listen: config.listen, port: this.port, driver: driver.kind, dhcp: dhcp.kind }, 'agent serving');
+    if (config.coordinator) {
+      const client = this.options.coordinator ?? new CoordinatorClient(config.coordinator.address, coordinatorCreds!, COORDINATOR_CHANNEL_OPTIONS);
+      this.coordinator = client;
+      this.link = new CoordinatorLink({
+        client, hostName, advertiseAddress: config.coordinator.advertise, clock,
+        facts: () => readHostFacts(report),
+        domains: () => readDomains(report),
+        logger: logger.child({ component: 'coordinator-link', coordinator: config.coordinator.address }),
+      });
+      this.link.start();
+    }
   }
 
-  /** Stops serving (running domains keep running) and releases watchers and connections. */
+  /** Stops heartbeating and serving (running domains keep running) and releases watchers and connections. */
   async shutdown(graceMs = 5000): Promise<void> {
     this.state = 'stopping';
+    await this.link?.shutdown();
+    this.coordinator?.close();
     await this.server?.shutdown(graceMs);
     await this.dhcp?.close();
     await this.driver?.close();

@@ -26,12 +26,25 @@ const xenSchema = z.strictObject({
   bridge: bridgeName.default('xenbr0'),
 });
 
+/** The simulated driver boots nothing: it plays the guest for coordinator tests and benchmarks. */
+const simulatedSchema = z.strictObject({
+  /** create → running. */
+  startDelay: durationMs.default(50),
+  /** running → the simulated guest takes its DHCP lease. */
+  bootDelay: durationMs.default(300),
+  /** dnsmasq-format lease file the simulated guest appends to; defaults to dhcp.dnsmasq.leaseFile. */
+  leaseFile: absPath.optional(),
+  /** Every start fails with UNAVAILABLE (tests retry-elsewhere). */
+  failStart: z.boolean().default(false),
+});
+
 const hypervisorSchema = z.strictObject({
-  /** Which driver runs the domains. */
-  driver: z.enum(['qemu', 'libvirt', 'xen']).default('qemu'),
+  /** Which driver runs the domains; `simulated` boots nothing (coordinator tests and benchmarks only). */
+  driver: z.enum(['qemu', 'libvirt', 'xen', 'simulated']).default('qemu'),
   qemu: qemuSchema.default(qemuSchema.parse({})),
   libvirt: libvirtSchema.default(libvirtSchema.parse({})),
   xen: xenSchema.default(xenSchema.parse({})),
+  simulated: simulatedSchema.default(simulatedSchema.parse({})),
 });
 
 const dnsmasqSchema = z.strictObject({
@@ -61,13 +74,22 @@ const dhcpSchema = z
 
 const tlsSchema = z.strictObject({ ca: absPath, cert: absPath, key: absPath });
 
+const grpcAddress = z
+  .string()
+  .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path');
+
+/** Where the agent registers; the coordinator decides the heartbeat interval. */
+const coordinatorSchema = z.strictObject({
+  /** The coordinator's gRPC address. */
+  address: grpcAddress,
+  /** Address the coordinator dials back to reach this agent's AgentService (required: `listen` may be 0.0.0.0 or a port 0). */
+  advertise: grpcAddress,
+});
+
 /** The agent's YAML configuration (see docs/agent.example.yaml for every field). */
 export const agentConfigSchema = z.strictObject({
   /** gRPC listen address: host:port, or unix:/path/to/socket (reachable across network namespaces). */
-  listen: z
-    .string()
-    .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path')
-    .default('127.0.0.1:7070'),
+  listen: grpcAddress.default('127.0.0.1:7070'),
   /** Name this host reports (defaults to the OS hostname). */
   hostName: z.string().optional(),
   /** Where the agent keeps domain records, instance disks and run directories. */
@@ -91,8 +113,15 @@ export const agentConfigSchema = z.strictObject({
       memoryReserve: sizeBytes.default(256 * 1024 ** 2),
     })
     .default({ vmrTimeout: 180_000, shutdownTimeout: 30_000, memoryReserve: 256 * 1024 ** 2 }),
-  /** Mutual TLS; without it the agent needs --insecure. */
+  /** Mutual TLS (also the client certificate towards the coordinator); without it the agent needs --insecure. */
   tls: tlsSchema.optional(),
+  /** Register with a coordinator and heartbeat; absent: a standalone agent. */
+  coordinator: coordinatorSchema.optional(),
+}).superRefine((c, ctx) => {
+  // The simulated guest "leases" by writing dnsmasq's lease file, which the dnsmasq backend watches.
+  if (c.hypervisor.driver === 'simulated' && !c.hypervisor.simulated.leaseFile && c.dhcp.backend !== 'dnsmasq') {
+    ctx.addIssue({ code: 'custom', path: ['hypervisor', 'simulated', 'leaseFile'], message: 'is required unless dhcp.backend is dnsmasq (it defaults to dhcp.dnsmasq.leaseFile)' });
+  }
 });
 
 /** Validated agent configuration: defaults applied, durations in ms, sizes in bytes. */

@@ -10,7 +10,7 @@ import { loadAgentConfig } from './config.js';
 const USAGE = `usage: vonode-agent --config /etc/vonode/agent.yaml [--insecure]
 
   --config FILE   agent configuration (YAML)
-  --insecure      serve gRPC without TLS (local development only)
+  --insecure      serve gRPC and dial the coordinator without TLS (local development only)
   --check         validate the config file and exit`;
 
 async function main(): Promise<number> {

@@ -158,6 +158,7 @@ export class Deployer {
       name: record.domainName,
       hostname: spec.hostname,
       mac: spec.mac,
+      ip: spec.ip,
       vcpus: spec.vcpus,
       memoryMb: spec.memoryMb,
       diskPath: record.overlayPath,

@@ -17,6 +17,8 @@ export interface DomainConfig {
   name: string;
   hostname: string;
   mac: string;
+  /** IPv4 address of the guest's DHCP reservation (real guests get it by DHCP; the simulated guest leases it directly). */
+  ip: string;
   vcpus: number;
   memoryMb: number;
   /** Instance disk (qcow2 overlay on the cached appliance). */

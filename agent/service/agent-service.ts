@@ -27,6 +27,7 @@ import type { HostFactsSource } from '../host/host-facts.js';
 import type { HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
 import type { ImageCache } from '../images/image-cache.js';
 import type { DomainStore } from '../state/domain-store.js';
+import { readDomains, readHostFacts } from './host-report.js';
 import { domainToWire, vmSpecFromWire } from './wire.js';
 
 /** Everything the RPC edge delegates to. */
@@ -93,28 +94,9 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       write({ event: { $case: 'removed', value: { hostname, wasRunning: outcome.wasRunning, destroyed: outcome.destroyed } } });
     }),
 
-    listDomains: unary<ListDomainsRequest, ListDomainsResponse>('ListDomains', async () => {
-      const states = new Map((await deps.driver.list()).map((d) => [d.name, d.state]));
-      const records = await deps.store.list();
-      return { domains: records.map((r) => domainToWire(r, states.get(r.domainName))) };
-    }),
+    listDomains: unary<ListDomainsRequest, ListDomainsResponse>('ListDomains', async () => ({ domains: await readDomains(deps) })),
 
-    hostFacts: unary<HostFactsRequest, HostFactsResponse>('HostFacts', async () => {
-      const [facts, records, domains] = await Promise.all([deps.facts.read(deps.stateDir), deps.store.list(), deps.driver.list()]);
-      return {
-        hostname: facts.hostname,
-        cpus: facts.cpus,
-        memoryTotalBytes: facts.memoryTotalBytes,
-        memoryAvailableBytes: facts.memoryAvailableBytes,
-        memoryCommittedBytes: records.reduce((s, r) => s + r.spec.memoryMb * 1024 ** 2, 0),
-        diskTotalBytes: facts.diskTotalBytes,
-        diskFreeBytes: facts.diskFreeBytes,
-        hypervisor: deps.driver.kind,
-        cachedImages: deps.cache.list().map((i) => i.sha256),
-        runningDomains: domains.filter((d) => d.state === 'running').length,
-        agentVersion: deps.version,
-      };
-    }),
+    hostFacts: unary<HostFactsRequest, HostFactsResponse>('HostFacts', () => readHostFacts(deps)),
 
     prefetchImage: (call: ServerWritableStream<PrefetchImageRequest, PrefetchProgress>): void => {
       const abort = new AbortController();

@@ -1,4 +1,4 @@
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
 import {
   CoordinatorServiceClient,
   type CoordinatorEvent,
@@ -27,8 +27,9 @@ export function isCoordinatorCallError(err: unknown): err is CoordinatorCallErro
 export class CoordinatorClient {
   readonly raw: CoordinatorServiceClient;
 
-  constructor(address: string, creds: ChannelCredentials) {
-    this.raw = new CoordinatorServiceClient(address, creds);
+  /** `options` are grpc-js channel options (e.g. the agent caps the reconnect backoff). */
+  constructor(address: string, creds: ChannelCredentials, options?: Partial<ChannelOptions>) {
+    this.raw = new CoordinatorServiceClient(address, creds, options);
   }
 
   /** Registers an agent. Throws CoordinatorCallError. */

@@ -23,12 +23,25 @@ describe('agent/config', () => {
     ['bad driver', minimal + 'hypervisor: { driver: vmware }\n', /hypervisor\.driver/],
     ['bad listen', minimal + 'listen: "just-a-host"\n', /listen: must be host:port or unix/],
     ['not YAML', 'a: [\n', /not valid YAML/],
+    ['coordinator without advertise', minimal + 'coordinator: { address: 10.0.0.1:7080 }\n', /coordinator\.advertise/],
+    ['bad coordinator address', minimal + 'coordinator: { address: "coord", advertise: 10.0.0.2:7070 }\n', /coordinator\.address: must be host:port or unix/],
+    ['simulated without a lease file under isc-dhcpd',
+      'hypervisor: { driver: simulated }\ndhcp: { backend: isc-dhcpd, iscDhcpd: { hostsFile: /a, mainConfig: /b, logFile: /c, reloadCommand: ["true"] } }\n',
+      /hypervisor\.simulated\.leaseFile: is required unless dhcp\.backend is dnsmasq/],
+    ['a relative simulated lease file', minimal + 'hypervisor: { simulated: { leaseFile: leases } }\n', /hypervisor\.simulated\.leaseFile/],
   ];
   for (const [what, text, message] of bad) {
     it(`refuses ${what}, naming the field`, () => {
       expect(() => parseAgentConfig(text, 'agent.yaml')).to.throw(ConfigError, message);
     });
   }
+
+  it('defaults the simulated driver section and parses the coordinator section', () => {
+    const c = parseAgentConfig(minimal + 'hypervisor: { driver: simulated, simulated: { bootDelay: 1s } }\ncoordinator: { address: unix:/run/vonode/coord.sock, advertise: 10.0.0.2:7070 }\n');
+    expect(c.hypervisor.simulated).to.deep.equal({ startDelay: 50, bootDelay: 1000, failStart: false });
+    expect(c.coordinator).to.deep.equal({ address: 'unix:/run/vonode/coord.sock', advertise: '10.0.0.2:7070' });
+    expect(parseAgentConfig(minimal).coordinator).to.equal(undefined);
+  });
 
   it('accepts a unix socket listen address', () => {
     expect(parseAgentConfig(minimal + 'listen: unix:/run/vonode/agent.sock\n').listen).to.equal('unix:/run/vonode/agent.sock');

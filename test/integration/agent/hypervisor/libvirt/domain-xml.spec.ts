@@ -8,7 +8,7 @@ import { tempDir } from '../../../../helpers/agent-fakes.js';
 // Every rendered XML is checked against libvirt's own RNG schema with the real virt-xml-validate.
 describe('agent/hypervisor/libvirt/domain-xml', () => {
   const base = {
-    name: 'vn-vwn-bio-001', hostname: 'vwn-bio-001', mac: '52:54:00:01:02:03', vcpus: 1, memoryMb: 256,
+    name: 'vn-vwn-bio-001', hostname: 'vwn-bio-001', mac: '52:54:00:01:02:03', ip: '10.0.0.11', vcpus: 1, memoryMb: 256,
     diskPath: '/var/lib/vonode/instances/vn-vwn-bio-001.qcow2', diskFormat: 'qcow2' as const, runDir: '/var/lib/vonode/run/vn-vwn-bio-001',
   };
   const kernel = { kernelPath: '/var/lib/vonode/images/blobs/k', initrdPath: '/var/lib/vonode/images/blobs/i', cmdline: 'console=ttyS0 quiet' };

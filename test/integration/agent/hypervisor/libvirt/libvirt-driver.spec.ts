@@ -14,7 +14,7 @@ describe('agent/hypervisor/LibvirtDriver against libvirt test:///default', () =>
   let driver: LibvirtDriver;
   let dir: string;
   const config = (name: string) => ({
-    name, hostname: name.slice(3), mac: '52:54:00:0a:00:01', vcpus: 1, memoryMb: 256,
+    name, hostname: name.slice(3), mac: '52:54:00:0a:00:01', ip: '10.0.10.1', vcpus: 1, memoryMb: 256,
     diskPath: '/var/lib/vonode/instances/x.qcow2', diskFormat: 'qcow2' as const, runDir: path.join(dir, name),
     kernelPath: '/boot/vmlinuz', initrdPath: '/boot/initrd.img', cmdline: 'console=ttyS0',
   });

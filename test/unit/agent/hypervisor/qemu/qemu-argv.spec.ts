@@ -4,7 +4,7 @@ import { tapNameFor } from '../../../../../agent/hypervisor/qemu/tap-device.js';
 
 describe('agent/hypervisor/qemu argv', () => {
   const config = {
-    name: 'vn-vwn-bio-001', hostname: 'vwn-bio-001', mac: '52:54:00:01:02:03', vcpus: 2, memoryMb: 512,
+    name: 'vn-vwn-bio-001', hostname: 'vwn-bio-001', mac: '52:54:00:01:02:03', ip: '10.0.0.11', vcpus: 2, memoryMb: 512,
     diskPath: '/var/lib/vonode/instances/vn-vwn-bio-001.qcow2', diskFormat: 'qcow2' as const, runDir: '/var/lib/vonode/run/vn-vwn-bio-001',
   };
   const opts = { binary: 'qemu-system-x86_64', accel: 'tcg' as const, machine: 'pc' };

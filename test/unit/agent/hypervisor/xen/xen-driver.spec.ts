@@ -105,6 +105,7 @@ describe('agent/hypervisor/xen XenDriver', () => {
     name,
     hostname: name.slice(3),
     mac: '52:54:00:77:00:01',
+    ip: '10.77.0.11',
     vcpus: 2,
     memoryMb: 512,
     diskPath: `/var/lib/vonode/instances/${name}.qcow2`,

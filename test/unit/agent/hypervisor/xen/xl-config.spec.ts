@@ -38,6 +38,7 @@ function domain(n: number, overrides: Partial<DomainConfig> = {}): DomainConfig 
     name: `vn-${hostname}`,
     hostname,
     mac: `52:54:00:77:00:0${n}`,
+    ip: `10.77.0.1${n}`,
     vcpus: n,
     memoryMb: 256 * n,
     diskPath: `/var/lib/vonode/instances/vn-${hostname}.qcow2`,
