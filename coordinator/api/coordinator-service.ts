@@ -1,0 +1,132 @@
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import { InvalidArgumentError } from '../../shared/errors.js';
+import type { CoordinatorEvent, CoordinatorServiceServer, PolicyResponse } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { Logger } from '../../shared/logger.js';
+import { toServiceError } from '../../shared/rpc/server-errors.js';
+import { validateVoName } from '../../shared/validation.js';
+import type { OperationQueue } from '../deploy/operation-queue.js';
+import type { EventBus } from '../events/event-bus.js';
+import { formatProblem } from '../policy/policy-check.js';
+import type { OperationRecord } from '../store/records.js';
+import { isFinished } from '../store/records.js';
+import { policyStatusToWire } from './policy-wire.js';
+import { operationTimings, siteStatus, type SiteViewDeps } from './site-views.js';
+import { hostToWire, nodeToWire, operationToWire } from './wire.js';
+
+/** Everything the RPC edge delegates to. */
+export interface CoordinatorServiceDeps extends SiteViewDeps {
+  queue: OperationQueue;
+  events: EventBus;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+}
+
+type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void;
+
+/**
+ * vonode.v1.CoordinatorService: validates requests, delegates to the
+ * registry, queue, store and policy watcher, and maps errors to statuses.
+ */
+export function createCoordinatorService(d: CoordinatorServiceDeps): CoordinatorServiceServer {
+  const unary =
+    <Req, Res>(method: string, fn: (req: Req) => Res | Promise<Res>): Unary<Req, Res> =>
+    (call, cb) => {
+      Promise.resolve()
+        .then(() => fn(call.request))
+        .then(
+          (res) => cb(null, res),
+          (err: unknown) => cb(toServiceError(err, d.logger, method)),
+        );
+    };
+  const policyResponse = (): PolicyResponse => ({ yaml: d.policy.text, status: policyStatusToWire(d.policy) });
+
+  return {
+    registerAgent: unary('RegisterAgent', (req) => {
+      d.registry.register(req.hostName, req.address, req.facts, req.domains);
+      d.queue.pump();
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site };
+    }),
+    heartbeat: unary('Heartbeat', (req) => {
+      const known = d.registry.heartbeat(req.hostName, req.facts);
+      if (known) d.queue.pump();
+      return { reregister: !known };
+    }),
+    status: unary('Status', () => siteStatus(d)),
+    listHosts: unary('ListHosts', () => {
+      const nodes = d.store.nodes();
+      return { hosts: d.registry.list().map((h) => hostToWire(h, nodes.filter((n) => n.host === h.name).length, d.queue.slots.holder(h.name) ?? '')) };
+    }),
+    listNodes: unary('ListNodes', (req) => ({
+      nodes: d.store.nodes().filter((n) => !req.vo || n.vo === req.vo).map(nodeToWire),
+    })),
+    timings: unary('Timings', (req) => ({
+      operations: operationTimings(d.store, d.store.recentOperations(req.limit), operationToWire),
+    })),
+    getPolicy: unary('GetPolicy', policyResponse),
+    applyPolicy: unary('ApplyPolicy', async (req) => {
+      const result = await d.policy.apply(req.yaml);
+      if (!result.ok) throw new InvalidArgumentError('yaml', `the policy was refused, nothing changed:\n  - ${result.problems.map(formatProblem).join('\n  - ')}`);
+      return policyResponse();
+    }),
+    deployNodes: (call) =>
+      followOperations(d, call, () => {
+        const vo = validateVoName('vo', call.request.vo);
+        return d.queue.submitDeploy(vo, call.request.count || 1, call.request.host, 'manual');
+      }),
+    drainNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'drain', 'manual')]),
+    removeNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'remove', 'manual')]),
+    watchEvents: (call) => {
+      const unsubscribe = d.events.subscribe((e) => call.write(e));
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+    },
+  };
+}
+
+/**
+ * Submits operations and streams their events until every one has ended.
+ * Subscribes before submitting so no event of theirs is missed.
+ */
+function followOperations<Req>(d: CoordinatorServiceDeps, call: ServerWritableStream<Req, CoordinatorEvent>, submit: () => OperationRecord[]): void {
+  const buffered: CoordinatorEvent[] = [];
+  let ids: Set<string> | undefined;
+  const open = new Set<string>();
+  const relevant = (e: CoordinatorEvent): string | undefined => {
+    const ev = e.event;
+    if (ev?.$case === 'operation') return ev.value.id;
+    if (ev?.$case === 'phase') return ev.value.operationId;
+    if (ev?.$case === 'node') return ev.value.operationId;
+    return undefined;
+  };
+  const deliver = (e: CoordinatorEvent): void => {
+    const id = relevant(e);
+    if (!id || !ids?.has(id)) return;
+    call.write(e);
+    if (e.event?.$case === 'operation' && isFinished(opState(e.event.value.state))) open.delete(id);
+    if (open.size === 0) finish();
+  };
+  const unsubscribe = d.events.subscribe((e) => (ids ? deliver(e) : buffered.push(e)));
+  const finish = (): void => {
+    unsubscribe();
+    call.end();
+  };
+  call.on('cancelled', unsubscribe);
+  try {
+    const ops = submit();
+    ids = new Set(ops.map((o) => o.id));
+    for (const o of ops) if (!isFinished(o.state)) open.add(o.id);
+    if (open.size === 0) {
+      for (const o of ops) call.write({ unixMs: Date.now(), event: { $case: 'operation', value: operationToWire(o) } });
+      return finish();
+    }
+    for (const e of buffered.splice(0)) deliver(e);
+  } catch (err) {
+    unsubscribe();
+    call.emit('error', toServiceError(err, d.logger, 'operation'));
+  }
+}
+
+const WIRE_STATE: Record<number, OperationRecord['state']> = { 1: 'queued', 2: 'running', 3: 'succeeded', 4: 'failed', 5: 'retrying' };
+function opState(wire: number): OperationRecord['state'] {
+  return WIRE_STATE[wire] ?? 'queued';
+}

@@ -1,0 +1,49 @@
+import type { PolicyStatus, StatusResponse } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { formatAge, formatTime, shortId } from './format.js';
+import { renderTable } from './table.js';
+
+/** How to print: wall-clock now (for ages) and whether ANSI colour is allowed. */
+export interface ViewOptions {
+  nowMs: number;
+  color: boolean;
+}
+
+const RED_BOLD = '\u001b[1;31m';
+const RESET = '\u001b[0m';
+
+/**
+ * The policy's state as lines. A rejected file gets a loud upper-case line
+ * (red on a terminal) so it is not missed: the coordinator runs the previous
+ * policy until the file is fixed.
+ */
+export function renderPolicyStatus(policy: PolicyStatus | undefined, opts: ViewOptions): string[] {
+  if (!policy) return ['policy      (none loaded)'];
+  const lines = [
+    `policy      ${policy.file || '(applied over the API)'}  sha256 ${shortId(policy.sha256, 12)}  loaded ${formatTime(policy.loadedUnixMs)}`,
+  ];
+  if (policy.rejectedError) {
+    const loud = [
+      `!!! POLICY FILE REJECTED: ${policy.file || 'the policy file'} on disk is invalid; the PREVIOUS policy (sha256 ${shortId(policy.sha256, 12)}) is still in force`,
+      `!!! ${policy.rejectedError.split('\n').join('\n!!! ')}`,
+      `!!! fix the file (check it with: vonode policy check ${policy.file || 'FILE'}); the coordinator reloads it when it changes`,
+    ];
+    lines.push(...loud.map((l) => (opts.color ? `${RED_BOLD}${l}${RESET}` : l)));
+  }
+  return lines;
+}
+
+/** `vonode status`: site summary lines, then one row per VO. */
+export function renderStatus(s: StatusResponse, address: string, opts: ViewOptions): string[] {
+  const lines = [
+    `site        ${s.site || '-'}  (coordinator ${address}, up ${formatAge(s.startedUnixMs, opts.nowMs)})`,
+    `hosts       ${s.hostsUp} up, ${s.hostsDown} down`,
+    `pool        ${s.poolFree} free of ${s.poolTotal}`,
+    `operations  ${s.queuedOperations} queued, ${s.runningOperations} running`,
+    ...renderPolicyStatus(s.policy, opts),
+    '',
+  ];
+  if (!s.vos.length) return [...lines, 'no VOs in the policy'];
+  const columns = ['VO', 'WEIGHT', 'TARGET', 'RUNNING', 'DEPLOYING', 'DRAINING', 'DEMAND'].map((h, i) => ({ header: h, right: i > 0 }));
+  const rows = s.vos.map((v) => [v.vo, v.weight, v.target, v.running, v.deploying, v.draining, v.demand].map(String));
+  return [...lines, ...renderTable(columns, rows)];
+}

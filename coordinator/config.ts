@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
+import { durationMs } from '../shared/config/units.js';
+import { validateHostname, validateIpv4, validateMac } from '../shared/validation.js';
+
+const absPath = z.string().regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of [A-Za-z0-9._/+@-]');
+const listenAddress = z
+  .string()
+  .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path');
+
+/** Runs a shared validator inside zod so the error names the field the same way. */
+const checked = (fn: (field: string, v: string) => string) =>
+  z.string().transform((v, ctx) => {
+    try {
+      return fn('value', v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^invalid value: /, '') });
+      return z.NEVER;
+    }
+  });
+
+const poolEntry = z.strictObject({
+  hostname: checked(validateHostname),
+  ip: checked(validateIpv4),
+  mac: checked(validateMac),
+});
+
+const phaseTimeouts = z
+  .strictObject({
+    CR: durationMs.default(30_000),
+    PT: durationMs.default(1_800_000),
+    DA: durationMs.default(30_000),
+    VMB: durationMs.default(120_000),
+    VMR: durationMs.default(300_000),
+  })
+  .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000 });
+
+/** The coordinator's YAML configuration (see docs/coordinator.example.yaml). */
+export const coordinatorConfigSchema = z
+  .strictObject({
+    /** Site name, shown by `vonode status` and published to the information system. */
+    site: z.string().regex(/^[A-Za-z0-9._-]+$/).default('vonode-site'),
+    /** gRPC listen address for agents and the CLI. */
+    listen: listenAddress.default('127.0.0.1:7080'),
+    /** SQLite database (WAL) holding leases, operations and phases. */
+    stateDb: absPath.default('/var/lib/vonode-coordinator/state.db'),
+    /** VO policy file, watched and reloaded live. */
+    policyFile: absPath,
+    /** The pre-set (hostname, IP, MAC) triples VMs are given; never split. */
+    pool: z.array(poolEntry).min(1),
+    agents: z
+      .strictObject({
+        /** How often agents must heartbeat. */
+        heartbeatInterval: durationMs.default(1000),
+        /** Silence after which an agent is marked down. */
+        downAfter: durationMs.default(3000),
+      })
+      .default({ heartbeatInterval: 1000, downAfter: 3000 }),
+    deploy: z
+      .strictObject({
+        /** Site-wide cap on deployments that must download their image (cache misses) at once. */
+        maxConcurrentTransfers: z.number().int().min(1).default(2),
+        /** Attempts per deployment, each on a different host when one is available. */
+        maxAttempts: z.number().int().min(1).default(3),
+        /** Longest each agent phase may take before the attempt is abandoned and cleaned up. */
+        phaseTimeouts,
+        /** Graceful guest shutdown before the agent destroys it. */
+        shutdownTimeout: durationMs.default(30_000),
+      })
+      .default({ maxConcurrentTransfers: 2, maxAttempts: 3, phaseTimeouts: phaseTimeouts.parse(undefined), shutdownTimeout: 30_000 }),
+    /** Prometheus metrics over HTTP (host:port); off when absent. */
+    metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port') }).optional(),
+    /** Mutual TLS; without it the coordinator needs --insecure. */
+    tls: z.strictObject({ ca: absPath, cert: absPath, key: absPath }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    for (const key of ['hostname', 'ip', 'mac'] as const) {
+      const seen = new Set<string>();
+      c.pool.forEach((p, i) => {
+        if (seen.has(p[key])) ctx.addIssue({ code: 'custom', path: ['pool', i, key], message: `duplicate ${key} ${p[key]}: every triple must be unique` });
+        seen.add(p[key]);
+      });
+    }
+    if (c.agents.downAfter <= c.agents.heartbeatInterval) {
+      ctx.addIssue({ code: 'custom', path: ['agents', 'downAfter'], message: 'must be longer than agents.heartbeatInterval' });
+    }
+  });
+
+/** Validated coordinator configuration: defaults applied, durations in ms. */
+export type CoordinatorConfig = z.output<typeof coordinatorConfigSchema>;
+/** One pool triple. */
+export type PoolEntry = CoordinatorConfig['pool'][number];
+
+/** Reads and validates the coordinator config. Throws ConfigError naming each bad field. */
+export function loadCoordinatorConfig(file: string): Promise<CoordinatorConfig> {
+  return loadYamlConfig(coordinatorConfigSchema, file);
+}
+
+/** Validates coordinator config YAML text. Throws ConfigError. */
+export function parseCoordinatorConfig(text: string, file = '<inline>'): CoordinatorConfig {
+  return parseYamlConfig(coordinatorConfigSchema, text, file);
+}

@@ -1,0 +1,155 @@
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../shared/clock.js';
+import { NotFoundError } from '../shared/errors.js';
+import { CoordinatorServiceService } from '../shared/gen/vonode/v1/coordinator.js';
+import type { Logger } from '../shared/logger.js';
+import { AgentClient } from '../shared/rpc/agent-client.js';
+import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
+import { GrpcServer } from '../shared/rpc/grpc-server.js';
+import { createCoordinatorService } from './api/coordinator-service.js';
+import type { CoordinatorConfig } from './config.js';
+import { noBatchSystemDrainer, type NodeDrainer } from './deploy/node-drainer.js';
+import { OperationQueue } from './deploy/operation-queue.js';
+import { OperationRunner, type AgentClients } from './deploy/operation-runner.js';
+import { Reconciler } from './deploy/reconciler.js';
+import { policyCatalog } from './policy/policy-catalog.js';
+import { EventBus } from './events/event-bus.js';
+import { AgentRegistry } from './inventory/agent-registry.js';
+import { CoordinatorMetrics } from './metrics/metrics.js';
+import { PolicyWatcher } from './policy/policy-watcher.js';
+import { NodePool } from './pool/node-pool.js';
+import { StateStore } from './store/state-store.js';
+import { hostToWire } from './api/wire.js';
+import { policyStatusToWire } from './api/policy-wire.js';
+
+/** Lifecycle of the coordinator daemon. */
+export type CoordinatorState = 'created' | 'starting' | 'serving' | 'stopping' | 'stopped';
+
+/** Optional replacements (tests) and flags. */
+export interface CoordinatorOptions {
+  insecure: boolean;
+  clock?: Clock;
+  drainer?: NodeDrainer;
+}
+
+/**
+ * The site daemon: wires the store, pool, policy, agent registry, deployment
+ * queue, reconciliation, metrics and the gRPC API together.
+ */
+export class Coordinator {
+  state: CoordinatorState = 'created';
+  port = 0;
+  metricsPort = 0;
+  readonly events = new EventBus();
+  store: StateStore | undefined;
+  registry: AgentRegistry | undefined;
+  queue: OperationQueue | undefined;
+  policy: PolicyWatcher | undefined;
+  private server: GrpcServer | undefined;
+  private metrics: CoordinatorMetrics | undefined;
+  private runner: OperationRunner | undefined;
+  private reconciler: Reconciler | undefined;
+  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
+  private readonly clients = new Map<string, { address: string; client: AgentClient }>();
+
+  constructor(
+    private readonly config: CoordinatorConfig,
+    private readonly logger: Logger,
+    private readonly options: CoordinatorOptions = { insecure: false },
+  ) {}
+
+  /** Opens state, loads the policy, recovers, then serves. Throws if any part cannot start. */
+  async start(): Promise<void> {
+    this.state = 'starting';
+    const { config, logger, events } = this;
+    const clock = this.options.clock ?? systemClock;
+    const creds = serverCredentials(config.tls, this.options.insecure, 'vonode-coordinator');
+    const agentCreds = channelCredentials(config.tls, this.options.insecure, 'vonode-coordinator → agents');
+    const store = (this.store = new StateStore(config.stateDb));
+    const pool = new NodePool(config.pool, store);
+    const policy = (this.policy = new PolicyWatcher(config.policyFile, logger.child({ component: 'policy' }), { capacity: pool.total }));
+    await policy.start();
+    policy.on('rejected', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
+    policy.on('change', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
+    const settings = {
+      maxConcurrentTransfers: config.deploy.maxConcurrentTransfers, maxAttempts: config.deploy.maxAttempts,
+      phaseTimeouts: config.deploy.phaseTimeouts, shutdownTimeoutMs: config.deploy.shutdownTimeout,
+    };
+    const drainer = this.options.drainer ?? noBatchSystemDrainer;
+    const registry = (this.registry = new AgentRegistry({
+      downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
+      hooks: {
+        onRegistered: (host, domains) => this.reconciler?.onRegistered(host, domains),
+        onStateChange: (host) => {
+          events.publish({ event: { $case: 'host', value: hostToWire(host, 0, '') } });
+          this.queue?.pump();
+        },
+      },
+    }));
+    const queue = (this.queue = new OperationQueue({ store, pool, registry, catalog: policyCatalog(policy), drainer, events, clock, logger, settings }));
+    const metrics = (this.metrics = new CoordinatorMetrics({
+      queueDepth: () => queue.depth(), agentsUp: () => registry.up().length, agentsDown: () => registry.list().length - registry.up().length,
+      nodesByState: () => countBy(store.nodes().map((n) => n.state)),
+    }));
+    const runner = (this.runner = new OperationRunner({
+      store, pool, queue, clients: this.agentClients(agentCreds), drainer, events, clock, logger, settings,
+      listener: { onPhase: (m) => metrics.onPhase(m), onFinished: (o) => metrics.onFinished(o) },
+    }));
+    queue.attach(runner);
+    const reconciler = (this.reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) }));
+    reconciler.collectOrphans();
+    this.server = new GrpcServer(
+      ['vonode/v1/coordinator.proto'],
+      [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService({
+        site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger,
+        heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => new Map(),
+      }) }],
+    );
+    this.port = await this.server.listen(config.listen, creds);
+    if (config.metrics) this.metricsPort = await metrics.listen(config.metrics.listen);
+    // Down detection: silence > downAfter is noticed within one sweep period more.
+    this.timers.push(setInterval(() => registry.sweep(), Math.max(100, Math.floor(config.agents.downAfter / 5))));
+    // Backstop for dispatch (new facts, slots freed by time); normal dispatch is event-driven.
+    this.timers.push(setInterval(() => queue.pump(), 1000));
+    // Agents re-register within one heartbeat of a restart; an orphan whose agent did not is retried elsewhere.
+    const grace = setTimeout(() => reconciler.expireOrphans(), config.agents.downAfter * 2);
+    this.timers.push(grace as unknown as ReturnType<typeof setInterval>);
+    this.state = 'serving';
+    logger.info({ listen: config.listen, port: this.port, metricsPort: this.metricsPort, pool: pool.total }, 'coordinator serving');
+  }
+
+  /** Stops serving and dispatching; running attempts are aborted (their agents undo them) and resumed by the next start. */
+  async shutdown(graceMs = 5000): Promise<void> {
+    this.state = 'stopping';
+    for (const t of this.timers) clearInterval(t);
+    this.queue?.stop();
+    this.runner?.abortAll();
+    await this.server?.shutdown(graceMs);
+    await this.metrics?.close();
+    await this.policy?.shutdown();
+    for (const { client } of this.clients.values()) client.close();
+    this.store?.close();
+    this.state = 'stopped';
+  }
+
+  private agentClients(creds: ChannelCredentials): AgentClients {
+    return {
+      get: (host) => {
+        const view = this.registry?.get(host);
+        if (!view) throw new NotFoundError(`host ${host} has no registered agent`);
+        const cached = this.clients.get(host);
+        if (cached && cached.address === view.address) return cached.client;
+        cached?.client.close();
+        const client = new AgentClient(view.address, creds);
+        this.clients.set(host, { address: view.address, client });
+        return client;
+      },
+    };
+  }
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}

@@ -1,0 +1,194 @@
+import { status } from '@grpc/grpc-js';
+import type { Clock } from '../../shared/clock.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import type { PhaseMark } from '../../shared/phases.js';
+import type { AgentClient } from '../../shared/rpc/agent-client.js';
+import { isAgentCallError } from '../../shared/rpc/agent-client.js';
+import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { NodePool } from '../pool/node-pool.js';
+import type { OperationRecord } from '../store/records.js';
+import type { StateStore } from '../store/state-store.js';
+import { attemptError, runDeployAttempt, runRemoveAttempt, type AttemptObserver } from './attempt-runner.js';
+import type { NodeDrainer } from './node-drainer.js';
+import type { AttemptStarter, QueueControl, QueueSettings } from './queue-contracts.js';
+import { vmSpecFor, type VoAppliance } from './vo-catalog.js';
+
+/** Gives the gRPC client of a registered host's agent. */
+export interface AgentClients {
+  /** Throws NotFoundError if the host is not registered. */
+  get(host: string): AgentClient;
+}
+
+/** Outcome listener (metrics). */
+export interface OperationListener {
+  onPhase?(mark: PhaseMark): void;
+  onFinished?(op: OperationRecord): void;
+}
+
+/** What the runner works with. */
+export interface OperationRunnerDeps {
+  store: StateStore;
+  pool: NodePool;
+  queue: QueueControl;
+  clients: AgentClients;
+  drainer: NodeDrainer;
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+  settings: QueueSettings;
+  listener?: OperationListener;
+}
+
+// Agent answers that would fail the same way on every host: retrying elsewhere only wastes time.
+const NOT_RETRYABLE = new Set<number>([status.INVALID_ARGUMENT, status.DATA_LOSS]);
+// A removal the agent could not do is tried again after this pause (not in a tight loop).
+const REMOVAL_RETRY_PAUSE_MS = 2000;
+
+/**
+ * Runs the attempts the queue dispatches: streams them from the agent,
+ * persists every phase before publishing it, cleans up a failed attempt on
+ * its host and queues a retry on another one, and frees the pool triple
+ * only when nothing on any host still uses it.
+ */
+export class OperationRunner implements AttemptStarter {
+  private readonly abort = new AbortController();
+
+  constructor(private readonly deps: OperationRunnerDeps) {}
+
+  /** Starts a deployment attempt on `host` (the queue already holds the host's slot). */
+  startDeploy(op: OperationRecord, host: string, app: VoAppliance): void {
+    const { store } = this.deps;
+    const attempt = op.attempt + 1;
+    const running = store.transaction(() => {
+      store.updateNode(op.node, { host, state: 'deploying', operationId: op.id, error: '' });
+      return store.updateOperation(op.id, { state: 'running', host, attempt, error: '' })!;
+    });
+    this.deps.queue.publish(running);
+    void this.deploy(running, host, app);
+  }
+
+  /** Starts a drain or removal on `host`. */
+  startRemoval(op: OperationRecord, host: string): void {
+    const { store } = this.deps;
+    const ownsNode = store.node(op.node)?.host === host && op.trigger !== 'recovery';
+    const running = store.transaction(() => {
+      if (ownsNode) store.updateNode(op.node, { state: op.kind === 'drain' ? 'draining' : 'removing', operationId: op.id });
+      return store.updateOperation(op.id, { state: 'running', host, attempt: op.attempt + 1, error: '' })!;
+    });
+    this.deps.queue.publish(running);
+    void this.remove(running, host, ownsNode);
+  }
+
+  /** Fails an operation for good and frees its triple. */
+  giveUp(op: OperationRecord, reason: string): void {
+    const { store, pool, clock } = this.deps;
+    const failed = store.transaction(() => {
+      if (op.kind === 'deploy') pool.release(op.node);
+      return store.updateOperation(op.id, { state: 'failed', error: reason, finishedMs: clock.nowMs() })!;
+    });
+    this.deps.logger.warn({ op: op.id, node: op.node, reason }, 'operation failed');
+    this.deps.queue.publish(failed);
+    this.deps.listener?.onFinished?.(failed);
+  }
+
+  /** Aborts running attempts (coordinator shutdown); agents undo what they did. */
+  abortAll(): void {
+    this.abort.abort(new Error('coordinator shutting down'));
+  }
+
+  private observer(op: OperationRecord, host: string, extra?: (mark: PhaseMark) => void): AttemptObserver {
+    return {
+      onPhase: (mark) => {
+        this.deps.store.insertPhase({ ...mark, operationId: op.id, attempt: op.attempt, host, durationMs: mark.durationMs ?? 0 });
+        this.deps.events.publish({ event: { $case: 'phase', value: phaseMarkToWire({ ...mark, operationId: op.id }) } });
+        this.deps.listener?.onPhase?.(mark);
+        extra?.(mark);
+      },
+    };
+  }
+
+  private async deploy(op: OperationRecord, host: string, app: VoAppliance): Promise<void> {
+    const { store, queue, clock, logger, settings } = this.deps;
+    const node = store.node(op.node)!;
+    const log = logger.child({ op: op.id, node: op.node, host, attempt: op.attempt });
+    log.info({ vo: op.vo }, 'deployment attempt started');
+    const watch = this.observer(op, host, (mark) => {
+      // The host's image work is done: the next deployment may start while this guest boots.
+      if (mark.edge === 'end' && mark.phase === 'PT') queue.releaseTransfer(op.id);
+      if (mark.edge === 'end' && mark.phase === 'VMB') queue.releaseHost(op.id);
+    });
+    try {
+      const client = this.deps.clients.get(host);
+      const domain = await runDeployAttempt(client, op.id, vmSpecFor(node, app), watch, settings.phaseTimeouts, this.abort.signal);
+      const done = store.transaction(() => {
+        store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
+        return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
+      });
+      log.info({ ip: domain.leasedIp }, 'node deployed');
+      queue.publish(done);
+      this.deps.listener?.onFinished?.(done);
+    } catch (e) {
+      await this.deployFailed(op, host, e, log);
+    } finally {
+      queue.finished(op.id);
+    }
+  }
+
+  private async deployFailed(op: OperationRecord, host: string, e: unknown, log: Logger): Promise<void> {
+    const { store, settings } = this.deps;
+    const error = attemptError(host, e);
+    log.warn({ err: errorMessage(e) }, 'deployment attempt failed; cleaning up on the host');
+    await this.cleanup(op, host, log);
+    if (this.abort.signal.aborted) return; // shutting down: the restart's recovery decides
+    const retryable = !(isAgentCallError(e) && NOT_RETRYABLE.has(e.code));
+    if (!retryable || op.attempt >= settings.maxAttempts) return this.giveUp(op, error);
+    const retrying = store.updateOperation(op.id, { state: 'retrying', error, excludedHosts: [...op.excludedHosts, host] })!;
+    this.deps.queue.publish(retrying);
+    const requeued = store.transaction(() => {
+      store.updateNode(op.node, { host: '', state: 'deploying' });
+      return store.updateOperation(op.id, { state: 'queued' })!;
+    });
+    this.deps.queue.publish(requeued);
+  }
+
+  /** Best-effort removal of a failed attempt's leftovers; an unreachable agent is cleaned when it registers again. */
+  private async cleanup(op: OperationRecord, host: string, log: Logger): Promise<void> {
+    try {
+      const client = this.deps.clients.get(host);
+      await runRemoveAttempt(client, op.id, op.node, 0, { onPhase: () => undefined }, {});
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, 'cleanup failed; the leftovers go when the agent registers again');
+    }
+  }
+
+  private async remove(op: OperationRecord, host: string, ownsNode: boolean): Promise<void> {
+    const { store, pool, queue, clock, logger, settings } = this.deps;
+    const log = logger.child({ op: op.id, node: op.node, host, kind: op.kind });
+    try {
+      if (op.kind === 'drain' && ownsNode) await this.deps.drainer.drain(store.node(op.node)!, this.abort.signal);
+      if (ownsNode) store.updateNode(op.node, { state: 'removing' });
+      await queue.slots.acquire(host, op.id);
+      const client = this.deps.clients.get(host);
+      await runRemoveAttempt(client, op.id, op.node, settings.shutdownTimeoutMs, this.observer(op, host), settings.phaseTimeouts);
+      const done = store.transaction(() => {
+        if (ownsNode) pool.release(op.node);
+        return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
+      });
+      log.info('node removed');
+      queue.publish(done);
+      this.deps.listener?.onFinished?.(done);
+    } catch (e) {
+      if (this.abort.signal.aborted) return;
+      // Removal must end with nothing left: keep it queued until the agent can do it, after a pause.
+      queue.slots.release(host, op.id);
+      await clock.sleep(REMOVAL_RETRY_PAUSE_MS, this.abort.signal).catch(() => undefined);
+      const waiting = store.updateOperation(op.id, { state: 'queued', error: `will retry: ${attemptError(host, e)}` })!;
+      log.warn({ err: errorMessage(e) }, 'removal failed; queued again');
+      queue.publish(waiting);
+    } finally {
+      queue.finished(op.id);
+    }
+  }
+}

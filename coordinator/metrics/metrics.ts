@@ -1,0 +1,78 @@
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PhaseMark } from '../../shared/phases.js';
+import type { OperationRecord } from '../store/records.js';
+
+/** Live values the gauges read at scrape time. */
+export interface MetricsSources {
+  queueDepth(): { queued: number; running: number };
+  agentsUp(): number;
+  agentsDown(): number;
+  nodesByState(): Record<string, number>;
+}
+
+/**
+ * The coordinator's Prometheus metrics (prom-client: the de-facto Node
+ * client, exposition format and default process metrics included).
+ */
+export class CoordinatorMetrics {
+  readonly registry = new Registry();
+  private readonly operations: Counter<'kind' | 'result'>;
+  private readonly phaseSeconds: Histogram<'phase'>;
+  private server: http.Server | undefined;
+
+  constructor(sources: MetricsSources) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r, prefix: 'vonode_coordinator_' });
+    this.operations = new Counter({ name: 'vonode_operations_total', help: 'Finished deployments, drains and removals by result', labelNames: ['kind', 'result'], registers: [r] });
+    this.phaseSeconds = new Histogram({
+      name: 'vonode_phase_duration_seconds', help: 'Duration of each deployment/removal phase', labelNames: ['phase'], registers: [r],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    });
+    new Gauge({ name: 'vonode_queue_depth', help: 'Operations queued (state=queued) and running', labelNames: ['state'], registers: [r], collect() {
+      const d = sources.queueDepth();
+      this.set({ state: 'queued' }, d.queued);
+      this.set({ state: 'running' }, d.running);
+    } });
+    new Gauge({ name: 'vonode_agents', help: 'Registered agents by state', labelNames: ['state'], registers: [r], collect() {
+      this.set({ state: 'up' }, sources.agentsUp());
+      this.set({ state: 'down' }, sources.agentsDown());
+    } });
+    new Gauge({ name: 'vonode_nodes', help: 'Leased nodes by state', labelNames: ['state'], registers: [r], collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(sources.nodesByState())) this.set({ state }, n);
+    } });
+  }
+
+  /** Records a phase end. */
+  onPhase(mark: PhaseMark): void {
+    if (mark.edge === 'end' && mark.durationMs !== undefined) this.phaseSeconds.observe({ phase: mark.phase }, mark.durationMs / 1000);
+  }
+
+  /** Records a finished operation. */
+  onFinished(op: OperationRecord): void {
+    this.operations.inc({ kind: op.kind, result: op.state });
+  }
+
+  /** Serves GET /metrics on host:port; resolves with the bound port. */
+  listen(address: string): Promise<number> {
+    const i = address.lastIndexOf(':');
+    const server = http.createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end('see /metrics\n');
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (e: unknown) => res.writeHead(500).end(String(e)),
+      );
+    });
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(address.slice(i + 1)), address.slice(0, i), () => resolve((server.address() as { port: number }).port));
+    });
+  }
+
+  /** Stops the HTTP server. */
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

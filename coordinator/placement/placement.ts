@@ -1,0 +1,66 @@
+/** What placement needs to know of a host. */
+export interface PlacementHost {
+  name: string;
+  up: boolean;
+  cpus: number;
+  memoryAvailableBytes: number;
+  /** sha256 of images the host's cache holds. */
+  cachedImages: readonly string[];
+  /** Memory and vCPUs promised to deployments placed there but not yet visible in its facts. */
+  pendingMemoryBytes: number;
+  pendingVcpus: number;
+  /** vCPUs of the vonode VMs it already runs. */
+  committedVcpus: number;
+  /** True while a deployment holds the host's queue (one at a time per host). */
+  busy: boolean;
+}
+
+/** The VM to place. */
+export interface PlacementRequest {
+  memoryMb: number;
+  vcpus: number;
+  imageSha256: string;
+  /** Hosts to avoid (earlier attempts failed there). */
+  exclude: ReadonlySet<string>;
+  /** Only this host ('' = any). */
+  pinnedHost: string;
+}
+
+/** Why no host was chosen, for the operation's status. */
+export type PlacementOutcome = { host: string; reason?: undefined; waitForBusy?: undefined } | { host: undefined; reason: string; waitForBusy: boolean };
+
+/** How many vCPUs a host may promise per physical CPU (VMs of batch jobs rarely all peak at once; the agent admits by memory). */
+export const VCPU_OVERCOMMIT = 4;
+
+/** True if the VM fits the host's free memory, and its vCPUs fit the host's CPUs (overcommitted by VCPU_OVERCOMMIT). */
+export function fits(h: PlacementHost, r: PlacementRequest): boolean {
+  const memoryOk = h.memoryAvailableBytes - h.pendingMemoryBytes >= r.memoryMb * 1024 * 1024;
+  return memoryOk && r.vcpus <= h.cpus && h.committedVcpus + h.pendingVcpus + r.vcpus <= h.cpus * VCPU_OVERCOMMIT;
+}
+
+/**
+ * Chooses a host for one VM: up, not excluded, fitting memory and CPU, and
+ * not busy. Among those, hosts that already cache the appliance come first
+ * (PT drops to ~0), then the one with the most free memory (spreads load).
+ * When every fitting host is busy the outcome says to wait, not to fail.
+ */
+export function chooseHost(hosts: readonly PlacementHost[], r: PlacementRequest): PlacementOutcome {
+  const candidates = hosts.filter((h) => h.up && !r.exclude.has(h.name) && (!r.pinnedHost || h.name === r.pinnedHost));
+  if (candidates.length === 0) {
+    const reason = r.pinnedHost ? `host ${r.pinnedHost} is not up (or failed this deployment before)` : 'no agent is up (all hosts down or excluded after failures)';
+    return { host: undefined, reason, waitForBusy: false };
+  }
+  const fitting = candidates.filter((h) => fits(h, r));
+  if (fitting.length === 0) {
+    return { host: undefined, reason: `no host has ${r.memoryMb} MiB and ${r.vcpus} vCPU free`, waitForBusy: candidates.some((h) => h.busy || h.pendingMemoryBytes > 0) };
+  }
+  const idle = fitting.filter((h) => !h.busy);
+  if (idle.length === 0) return { host: undefined, reason: 'every fitting host is busy with another deployment', waitForBusy: true };
+  const score = (h: PlacementHost): [number, number] => [h.cachedImages.includes(r.imageSha256) ? 0 : 1, -(h.memoryAvailableBytes - h.pendingMemoryBytes)];
+  idle.sort((a, b) => {
+    const [a0, a1] = score(a);
+    const [b0, b1] = score(b);
+    return a0 - b0 || a1 - b1 || a.name.localeCompare(b.name);
+  });
+  return { host: idle[0]!.name };
+}

@@ -1,0 +1,65 @@
+import type { PhaseName } from '../../shared/phases.js';
+
+/** Where a leased node is in its life. */
+export type NodeState = 'deploying' | 'running' | 'draining' | 'removing' | 'failed';
+
+/** A pool triple leased to one VO node; the row is the lease. */
+export interface NodeRecord {
+  hostname: string;
+  ip: string;
+  mac: string;
+  vo: string;
+  /** Physical host it runs on ('' until placed). */
+  host: string;
+  state: NodeState;
+  operationId: string;
+  sinceMs: number;
+  error: string;
+}
+
+/** What an operation does to a node. */
+export type OperationKind = 'deploy' | 'drain' | 'remove';
+/** Operation lifecycle; 'retrying' is a failed attempt that was cleaned up and queued again. */
+export type OperationState = 'queued' | 'running' | 'succeeded' | 'failed' | 'retrying';
+/** Who asked for an operation. */
+export type OperationTrigger = 'manual' | 'policy' | 'recovery';
+
+/** A deployment, drain or removal, persisted before it acts. */
+export interface OperationRecord {
+  id: string;
+  /** Arrival order (FIFO dispatch). */
+  seq: number;
+  kind: OperationKind;
+  state: OperationState;
+  vo: string;
+  node: string;
+  /** Host of the current or last attempt. */
+  host: string;
+  /** Host the admin asked for ('' = placement chooses). */
+  pinnedHost: string;
+  attempt: number;
+  /** Hosts where an attempt failed; placement avoids them. */
+  excludedHosts: string[];
+  error: string;
+  trigger: OperationTrigger;
+  createdMs: number;
+  finishedMs: number;
+}
+
+/** One persisted phase boundary. */
+export interface PhaseRow {
+  operationId: string;
+  attempt: number;
+  host: string;
+  phase: PhaseName;
+  edge: 'start' | 'end';
+  monotonicMs: number;
+  unixMs: number;
+  durationMs: number;
+  details: Record<string, string>;
+}
+
+/** True for operation states that will not change any more. */
+export function isFinished(state: OperationState): boolean {
+  return state === 'succeeded' || state === 'failed';
+}

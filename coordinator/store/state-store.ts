@@ -1,0 +1,159 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow } from './records.js';
+
+interface NodeRow {
+  hostname: string; ip: string; mac: string; vo: string; host: string; state: string; operation_id: string; since_ms: number; error: string;
+}
+interface OperationRow {
+  id: string; seq: number; kind: string; state: string; vo: string; node: string; host: string; pinned_host: string;
+  attempt: number; excluded_hosts: string; error: string; trigger: string; created_ms: number; finished_ms: number;
+}
+interface PhaseDbRow {
+  operation_id: string; attempt: number; host: string; phase: string; edge: string; monotonic_ms: number; unix_ms: number; duration_ms: number; details: string;
+}
+
+const toNode = (r: NodeRow): NodeRecord => ({
+  hostname: r.hostname, ip: r.ip, mac: r.mac, vo: r.vo, host: r.host, state: r.state as NodeState,
+  operationId: r.operation_id, sinceMs: r.since_ms, error: r.error,
+});
+const toOperation = (r: OperationRow): OperationRecord => ({
+  id: r.id, seq: r.seq, kind: r.kind as OperationRecord['kind'], state: r.state as OperationState, vo: r.vo, node: r.node,
+  host: r.host, pinnedHost: r.pinned_host, attempt: r.attempt, excludedHosts: JSON.parse(r.excluded_hosts) as string[],
+  error: r.error, trigger: r.trigger as OperationRecord['trigger'], createdMs: r.created_ms, finishedMs: r.finished_ms,
+});
+const toPhase = (r: PhaseDbRow): PhaseRow => ({
+  operationId: r.operation_id, attempt: r.attempt, host: r.host, phase: r.phase as PhaseRow['phase'], edge: r.edge as PhaseRow['edge'],
+  monotonicMs: r.monotonic_ms, unixMs: r.unix_ms, durationMs: r.duration_ms, details: JSON.parse(r.details) as Record<string, string>,
+});
+
+/**
+ * The coordinator's durable state in embedded SQLite (better-sqlite3: a
+ * synchronous API suits a single-writer daemon and keeps every write a plain
+ * call). WAL journal: a crash (even SIGKILL) loses no committed write, and
+ * readers never block the writer. All multi-row changes go through
+ * `transaction` so a lease and its operation appear or vanish together.
+ */
+export class StateStore {
+  private readonly db: Database.Database;
+
+  /** Opens (creating if needed) the database file; ':memory:' for tests. Throws if the file is unusable. */
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA_SQL);
+    this.db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+  }
+
+  /** Runs `fn` atomically; a throw rolls everything back. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- nodes (pool leases) ----
+
+  /** Every leased node. */
+  nodes(): NodeRecord[] {
+    return (this.db.prepare('SELECT * FROM nodes ORDER BY hostname').all() as NodeRow[]).map(toNode);
+  }
+
+  /** One node, or undefined. */
+  node(hostname: string): NodeRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM nodes WHERE hostname = ?').get(hostname) as NodeRow | undefined;
+    return row && toNode(row);
+  }
+
+  /** Inserts a lease; throws (UNIQUE) if the hostname, IP or MAC is already leased. */
+  insertNode(n: NodeRecord): void {
+    this.db
+      .prepare('INSERT INTO nodes(hostname, ip, mac, vo, host, state, operation_id, since_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(n.hostname, n.ip, n.mac, n.vo, n.host, n.state, n.operationId, n.sinceMs, n.error);
+  }
+
+  /** Updates the mutable fields of a node. */
+  updateNode(hostname: string, patch: Partial<Pick<NodeRecord, 'host' | 'state' | 'operationId' | 'sinceMs' | 'error'>>): void {
+    const cur = this.node(hostname);
+    if (!cur) return;
+    const n = { ...cur, ...patch };
+    this.db
+      .prepare('UPDATE nodes SET host = ?, state = ?, operation_id = ?, since_ms = ?, error = ? WHERE hostname = ?')
+      .run(n.host, n.state, n.operationId, n.sinceMs, n.error, hostname);
+  }
+
+  /** Frees the triple. */
+  deleteNode(hostname: string): void {
+    this.db.prepare('DELETE FROM nodes WHERE hostname = ?').run(hostname);
+  }
+
+  // ---- operations ----
+
+  /** Inserts an operation; `seq` is assigned here (arrival order). */
+  insertOperation(op: Omit<OperationRecord, 'seq'>): OperationRecord {
+    const seq = ((this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM operations').get() as { s: number }).s);
+    this.db
+      .prepare(
+        `INSERT INTO operations(id, seq, kind, state, vo, node, host, pinned_host, attempt, excluded_hosts, error, trigger, created_ms, finished_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(op.id, seq, op.kind, op.state, op.vo, op.node, op.host, op.pinnedHost, op.attempt, JSON.stringify(op.excludedHosts), op.error, op.trigger, op.createdMs, op.finishedMs);
+    return { ...op, seq };
+  }
+
+  /** Updates an operation's mutable fields; returns the new record. */
+  updateOperation(id: string, patch: Partial<Omit<OperationRecord, 'id' | 'seq' | 'kind' | 'createdMs'>>): OperationRecord | undefined {
+    const cur = this.operation(id);
+    if (!cur) return undefined;
+    const o = { ...cur, ...patch };
+    this.db
+      .prepare(
+        `UPDATE operations SET state = ?, vo = ?, node = ?, host = ?, pinned_host = ?, attempt = ?, excluded_hosts = ?, error = ?,
+         trigger = ?, finished_ms = ? WHERE id = ?`,
+      )
+      .run(o.state, o.vo, o.node, o.host, o.pinnedHost, o.attempt, JSON.stringify(o.excludedHosts), o.error, o.trigger, o.finishedMs, id);
+    return o;
+  }
+
+  /** One operation, or undefined. */
+  operation(id: string): OperationRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
+    return row && toOperation(row);
+  }
+
+  /** Operations in any of `states`, oldest first. */
+  operationsIn(states: readonly OperationState[]): OperationRecord[] {
+    const marks = states.map(() => '?').join(', ');
+    return (this.db.prepare(`SELECT * FROM operations WHERE state IN (${marks}) ORDER BY seq`).all(...states) as OperationRow[]).map(toOperation);
+  }
+
+  /** The most recent `limit` operations (0 = all), oldest first. */
+  recentOperations(limit: number): OperationRecord[] {
+    const rows = (limit > 0
+      ? this.db.prepare('SELECT * FROM (SELECT * FROM operations ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(limit)
+      : this.db.prepare('SELECT * FROM operations ORDER BY seq').all()) as OperationRow[];
+    return rows.map(toOperation);
+  }
+
+  // ---- phases ----
+
+  /** Appends one phase boundary. */
+  insertPhase(p: PhaseRow): void {
+    this.db
+      .prepare('INSERT INTO phases(operation_id, attempt, host, phase, edge, monotonic_ms, unix_ms, duration_ms, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(p.operationId, p.attempt, p.host, p.phase, p.edge, p.monotonicMs, p.unixMs, p.durationMs, JSON.stringify(p.details));
+  }
+
+  /** Phase boundaries of one operation, in arrival order. */
+  phases(operationId: string): PhaseRow[] {
+    return (this.db.prepare('SELECT * FROM phases WHERE operation_id = ? ORDER BY rowid').all(operationId) as PhaseDbRow[]).map(toPhase);
+  }
+
+  /** Closes the database (checkpointing the WAL). */
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,189 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { AgentClient } from '../../shared/rpc/agent-client.js';
+import { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
+import { channelCredentials } from '../../shared/rpc/credentials.js';
+import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
+import { tempDir } from './agent-fakes.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+
+/** A free TCP port on 127.0.0.1 (closed again before use; tests run one at a time). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** An agent of the site: a real vonode-agent process with the simulated hypervisor driver. */
+export interface SiteAgent {
+  name: string;
+  port: number;
+  stateDir: string;
+  hostsDir: string;
+  configFile: string;
+  proc?: ChildProcess;
+}
+
+/** Options of the test site. */
+export interface SiteOptions {
+  agents: Array<{ name: string; failStart?: boolean; bootDelay?: string }>;
+  poolSize: number;
+  policy?: Record<string, unknown>;
+  coordinator?: Record<string, unknown>;
+}
+
+/**
+ * A whole site on loopback for integration tests: a site CA and mutual-TLS
+ * certificates (scripts/pki), a real vonode-coordinator process and real
+ * vonode-agent processes using the SIMULATED hypervisor driver (no VM boots;
+ * real DHCP backend files, real lease watching, real gRPC). Every process is
+ * started and killed by PID here.
+ */
+export class TestSite {
+  dir = '';
+  pki = '';
+  coordinatorPort = 0;
+  coordinatorConfig = '';
+  policyFile = '';
+  image = { url: '', sha256: '' };
+  coordinatorProc: ChildProcess | undefined;
+  readonly agents: SiteAgent[] = [];
+  private readonly logs: string[] = [];
+
+  constructor(private readonly options: SiteOptions) {}
+
+  /** Writes PKI, image, policy and configs, then starts the coordinator and every agent. */
+  async start(): Promise<void> {
+    this.dir = await tempDir('vonode-site-');
+    this.pki = path.join(this.dir, 'pki');
+    const names = ['coordinator:DNS:localhost,IP:127.0.0.1', 'cli', ...this.options.agents.map((a) => `${a.name}:DNS:localhost,IP:127.0.0.1`)];
+    await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, ...names]);
+    const bytes = randomBytes(64 * 1024);
+    await writeFile(path.join(this.dir, 'appliance.img'), bytes);
+    this.image = { url: `file://${this.dir}/appliance.img`, sha256: createHash('sha256').update(bytes).digest('hex') };
+    this.policyFile = path.join(this.dir, 'policy.yaml');
+    await writeFile(this.policyFile, stringify(this.options.policy ?? this.defaultPolicy()));
+    this.coordinatorPort = await freePort();
+    this.coordinatorConfig = path.join(this.dir, 'coordinator.yaml');
+    await writeFile(this.coordinatorConfig, stringify(this.coordinatorYaml()));
+    await this.startCoordinator();
+    for (const a of this.options.agents) {
+      const agent = await this.writeAgent(a.name, a.failStart ?? false, a.bootDelay ?? '300ms');
+      this.agents.push(agent);
+      this.startAgent(agent);
+    }
+  }
+
+  /** The policy used unless the test gives one: bio 2 : fusion 5, both on the test appliance. */
+  defaultPolicy(): Record<string, unknown> {
+    const appliance = { disk: { url: this.image.url, sha256: this.image.sha256 } };
+    return {
+      cooldowns: { scaleUp: '1s', scaleDown: '1s' },
+      vos: {
+        bio: { weight: 2, min: 0, max: 50, queue: 'bio.q', vm: { vcpus: 1, memory: '64MiB' }, appliance },
+        fusion: { weight: 5, min: 0, max: 50, queue: 'fusion.q', vm: { vcpus: 1, memory: '64MiB' }, appliance },
+      },
+    };
+  }
+
+  /** Starts (or restarts) the coordinator process and waits until it answers. */
+  async startCoordinator(): Promise<void> {
+    this.coordinatorProc = this.spawnDaemon('coordinator/main.ts', ['--config', this.coordinatorConfig], 'coordinator');
+    const client = this.client();
+    try {
+      await client.waitReady(20_000);
+    } finally {
+      client.close();
+    }
+  }
+
+  /** Starts an agent process. */
+  startAgent(agent: SiteAgent): void {
+    agent.proc = this.spawnDaemon('agent/main.ts', ['--config', agent.configFile], agent.name);
+  }
+
+  /** SIGKILLs a process we started. */
+  kill(proc: ChildProcess | undefined): Promise<void> {
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    process.kill(proc.pid!, 'SIGKILL');
+    return exited;
+  }
+
+  /** A CLI-side client with the site's `cli` certificate. */
+  client(): CoordinatorClient {
+    return new CoordinatorClient(`127.0.0.1:${this.coordinatorPort}`, channelCredentials(this.tls('cli'), false, 'test'));
+  }
+
+  /** A client of one agent's AgentService (with the coordinator's certificate). */
+  agentClient(agent: SiteAgent): AgentClient {
+    return new AgentClient(`127.0.0.1:${agent.port}`, channelCredentials(this.tls('coordinator'), false, 'test'));
+  }
+
+  /** Files in an agent's DHCP hosts dir (one per reservation). */
+  async dhcpFiles(agent: SiteAgent): Promise<string[]> {
+    return (await readdir(agent.hostsDir)).filter((f) => !f.startsWith('.'));
+  }
+
+  /** Kills everything (by PID) and keeps logs for a failing test. */
+  async stop(): Promise<void> {
+    await this.kill(this.coordinatorProc);
+    for (const a of this.agents) await this.kill(a.proc);
+  }
+
+  /** Recent daemon output, for assertion messages. */
+  recentLogs(lines = 40): string {
+    return this.logs.slice(-lines).join('\n');
+  }
+
+  private tls(name: string): { ca: string; cert: string; key: string } {
+    return { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, `${name}.pem`), key: path.join(this.pki, `${name}-key.pem`) };
+  }
+
+  private coordinatorYaml(): Record<string, unknown> {
+    const pool = Array.from({ length: this.options.poolSize }, (_, i) => ({
+      hostname: `vwn-${String(i + 1).padStart(3, '0')}`, ip: `10.77.0.${10 + i}`, mac: `52:54:00:77:00:${(16 + i).toString(16).padStart(2, '0')}`,
+    }));
+    return {
+      site: 'test-site', listen: `127.0.0.1:${this.coordinatorPort}`, stateDb: path.join(this.dir, 'coordinator/state.db'),
+      policyFile: this.policyFile, pool, agents: { heartbeatInterval: '300ms', downAfter: '1500ms' },
+      tls: this.tls('coordinator'), ...this.options.coordinator,
+    };
+  }
+
+  private async writeAgent(name: string, failStart: boolean, bootDelay: string): Promise<SiteAgent> {
+    const stateDir = path.join(this.dir, name);
+    const hostsDir = path.join(stateDir, 'dhcp-hosts');
+    await mkdir(hostsDir, { recursive: true });
+    const port = await freePort();
+    const configFile = path.join(stateDir, 'agent.yaml');
+    await writeFile(configFile, stringify({
+      listen: `127.0.0.1:${port}`, hostName: name, stateDir,
+      hypervisor: { driver: 'simulated', simulated: { startDelay: '50ms', bootDelay, failStart } },
+      dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir, leaseFile: path.join(stateDir, 'dnsmasq.leases') } },
+      coordinator: { address: `127.0.0.1:${this.coordinatorPort}`, advertise: `127.0.0.1:${port}` },
+      tls: this.tls(name),
+    }));
+    return { name, port, stateDir, hostsDir, configFile };
+  }
+
+  private spawnDaemon(entry: string, args: string[], label: string): ChildProcess {
+    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VONODE_LOG_LEVEL: 'info' },
+    });
+    const keep = (d: Buffer): void => {
+      for (const line of d.toString().split('\n')) if (line) this.logs.push(`[${label}] ${line.slice(0, 400)}`);
+      if (this.logs.length > 2000) this.logs.splice(0, 1000);
+    };
+    proc.stdout?.on('data', keep);
+    proc.stderr?.on('data', keep);
+    return proc;
+  }
+}
