@@ -86,7 +86,10 @@ export class Coordinator {
         },
       },
     }));
-    const queue = (this.queue = new OperationQueue({ store, pool, registry, catalog: policyCatalog(policy), drainer, events, clock, logger, settings }));
+    const queue = (this.queue = new OperationQueue({
+      store, pool, registry, catalog: policyCatalog(policy), drainer, events, clock, logger, settings,
+      onDispatchPass: (ms) => this.metrics?.onDispatchPass(ms),
+    }));
     const metrics = (this.metrics = new CoordinatorMetrics({
       queueDepth: () => queue.depth(), agentsUp: () => registry.up().length, agentsDown: () => registry.list().length - registry.up().length,
       nodesByState: () => countBy(store.nodes().map((n) => n.state)),

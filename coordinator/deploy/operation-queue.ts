@@ -26,6 +26,8 @@ export interface OperationQueueDeps {
   clock: Clock;
   logger: Logger;
   settings: QueueSettings;
+  /** Told how long each dispatch pass (placement of every queued operation) took, in ms. */
+  onDispatchPass?(ms: number, queued: number): void;
 }
 
 /** An operation running in this process. */
@@ -181,10 +183,13 @@ export class OperationQueue implements QueueControl {
   }
 
   private dispatch(): void {
-    for (const op of this.deps.store.operationsIn(['queued'])) {
+    const t0 = this.deps.clock.monotonicMs();
+    const queued = this.deps.store.operationsIn(['queued']);
+    for (const op of queued) {
       if (op.kind === 'deploy') this.tryStartDeploy(op);
       else this.tryStartRemoval(op);
     }
+    this.deps.onDispatchPass?.(this.deps.clock.monotonicMs() - t0, queued.length);
   }
 
   private tryStartDeploy(op: OperationRecord): void {

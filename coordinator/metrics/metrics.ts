@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
 import type { PhaseMark } from '../../shared/phases.js';
 import type { OperationRecord } from '../store/records.js';
 
@@ -19,6 +19,7 @@ export class CoordinatorMetrics {
   readonly registry = new Registry();
   private readonly operations: Counter<'kind' | 'result'>;
   private readonly phaseSeconds: Histogram<'phase'>;
+  private readonly dispatchSeconds: Summary;
   private server: http.Server | undefined;
 
   constructor(sources: MetricsSources) {
@@ -28,6 +29,10 @@ export class CoordinatorMetrics {
     this.phaseSeconds = new Histogram({
       name: 'vonode_phase_duration_seconds', help: 'Duration of each deployment/removal phase', labelNames: ['phase'], registers: [r],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    });
+    this.dispatchSeconds = new Summary({
+      name: 'vonode_dispatch_pass_seconds', help: 'One planning/dispatch pass: placement of every queued operation', registers: [r],
+      percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5,
     });
     new Gauge({ name: 'vonode_queue_depth', help: 'Operations queued (state=queued) and running', labelNames: ['state'], registers: [r], collect() {
       const d = sources.queueDepth();
@@ -47,6 +52,11 @@ export class CoordinatorMetrics {
   /** Records a phase end. */
   onPhase(mark: PhaseMark): void {
     if (mark.edge === 'end' && mark.durationMs !== undefined) this.phaseSeconds.observe({ phase: mark.phase }, mark.durationMs / 1000);
+  }
+
+  /** Records one dispatch pass. */
+  onDispatchPass(ms: number): void {
+    this.dispatchSeconds.observe(ms / 1000);
   }
 
   /** Records a finished operation. */

@@ -7,6 +7,7 @@ import { Edge, Phase } from '../../../shared/gen/vonode/v1/common.js';
 import { CoordinatorClient, isCoordinatorCallError } from '../../../shared/rpc/coordinator-client.js';
 import { channelCredentials } from '../../../shared/rpc/credentials.js';
 import { TestSite } from '../../helpers/site-harness.js';
+import { vonode } from '../../helpers/run-vonode-cli.js';
 
 // A real coordinator and real agents, each its own process, over gRPC with
 // mutual TLS on loopback. The agents use the SIMULATED hypervisor driver (no
@@ -36,7 +37,7 @@ const finalStates = (events: CoordinatorEvent[]): Map<string, number> => {
 
 describe('vonode-coordinator with real agents (separate processes, mTLS)', function () {
   this.timeout(120_000);
-  const site = new TestSite({ agents: [{ name: 'phys-a' }, { name: 'phys-b' }, { name: 'phys-c' }], poolSize: 12 });
+  const site = new TestSite({ agents: [{ name: 'phys-a' }, { name: 'phys-b' }, { name: 'phys-c' }], poolSize: 12, coordinator: { metrics: { listen: '127.0.0.1:0' } } });
   let client: CoordinatorClient;
 
   before(async () => {
@@ -129,6 +130,37 @@ describe('vonode-coordinator with real agents (separate processes, mTLS)', funct
     await writeFile(site.policyFile, good.replace('weight: 2', 'weight: 3'));
     await until('policy applied', async () => ((await client.status()).vos.find((v) => v.vo === 'bio')?.weight === 3 ? true : undefined));
     expect((await client.status()).policy?.rejectedError).to.equal('');
+  });
+
+  it('answers the real vonode CLI over mutual TLS (status --json, deploy with progress lines, timings, remove)', async () => {
+    const env = { VONODE_COORDINATOR: `127.0.0.1:${site.coordinatorPort}`, VONODE_TLS_CA: path.join(site.pki, 'ca.pem'), VONODE_TLS_CERT: path.join(site.pki, 'cli.pem'), VONODE_TLS_KEY: path.join(site.pki, 'cli-key.pem') };
+    const st = await vonode(['status', '--json'], env);
+    expect(st.code, st.err).to.equal(0);
+    expect(JSON.parse(st.out)).to.include({ site: 'test-site', hostsUp: 3, poolTotal: 12 });
+    const dep = await vonode(['deploy', '--vo', 'fusion', '--count', '2'], env);
+    expect(dep.code, dep.err + dep.out).to.equal(0);
+    expect(dep.out).to.match(/VMR/);
+    const nodes = JSON.parse((await vonode(['nodes', '--json', '--vo', 'fusion'], env)).out) as { nodes: Array<{ hostname: string }> } | Array<{ hostname: string }>;
+    const list = Array.isArray(nodes) ? nodes : nodes.nodes;
+    expect(list).to.have.length(2);
+    const t = await vonode(['timings'], env);
+    expect(t.code).to.equal(0);
+    expect(t.out).to.match(/median/i);
+    for (const n of list) expect((await vonode(['remove', n.hostname], env)).code).to.equal(0);
+    expect((await vonode(['health', `127.0.0.1:${site.agents[0]!.port}`], env)).out).to.match(/SERVING/);
+  });
+
+  it('serves Prometheus metrics: operations by result, phase histograms, queue depth, agents up', async () => {
+    const port = await until('metrics port in the log', async () => {
+      const m = /"metricsPort":(\d+)/.exec(site.recentLogs(2000));
+      return m ? Number(m[1]) : undefined;
+    });
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).to.match(/vonode_operations_total\{kind="deploy",result="succeeded"\} \d+/);
+    expect(text).to.match(/vonode_phase_duration_seconds_bucket\{le="[^"]+",phase="PT"\}/);
+    expect(text).to.match(/vonode_queue_depth\{state="queued"\} 0/);
+    expect(text).to.match(/vonode_agents\{state="up"\} 3/);
+    expect(text).to.match(/vonode_dispatch_pass_seconds\{quantile="0.99"\}/);
   });
 
   it('refuses a client without a certificate from the site CA', async () => {
