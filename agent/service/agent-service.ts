@@ -65,7 +65,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     <Req>(method: string, fn: (req: Req, write: (e: DeployEvent) => void, signal: AbortSignal) => Promise<void>) =>
     (call: ServerWritableStream<Req, DeployEvent>): void => {
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort(new Error('caller cancelled')));
+      // An AbortError: the caller went away, which is no failure of the agent's (logged as such, not as an error).
+      call.on('cancelled', () => abort.abort(new DOMException('caller cancelled', 'AbortError')));
       fn(call.request, (e) => call.write(e), abort.signal).then(
         () => call.end(),
         (err: unknown) => call.emit('error', toServiceError(err, deps.logger, method)),
@@ -100,7 +101,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
     prefetchImage: (call: ServerWritableStream<PrefetchImageRequest, PrefetchProgress>): void => {
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort(new Error('caller cancelled')));
+      // An AbortError: the caller went away, which is no failure of the agent's (logged as such, not as an error).
+      call.on('cancelled', () => abort.abort(new DOMException('caller cancelled', 'AbortError')));
       const run = async (): Promise<void> => {
         const ref = validateImageRef('image', call.request.image);
         const result = await deps.cache.ensure(ref, {

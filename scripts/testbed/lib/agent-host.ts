@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
 import { openSync, closeSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -73,7 +74,7 @@ export class AgentHost {
     const log = openSync(this.agentLog, 'a');
     const entry = this.options.useBuild ? [path.join(REPO, 'dist/agent/main.js')] : ['--import', 'tsx', path.join(REPO, 'agent/main.ts')];
     // The same V8 flag as the installed executable's shebang (agent/main.ts).
-    const [cmd, ...args] = this.ns.exec([process.execPath, '--max-semi-space-size=2', ...entry, '--config', configFile, '--insecure']);
+    const [cmd, ...args] = this.ns.exec([process.execPath, ...AGENT_NODE_FLAGS, ...entry, '--config', configFile, '--insecure']);
     this.agent = spawn(cmd!, args, {
       cwd: REPO, stdio: ['ignore', log, log],
     });
