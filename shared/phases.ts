@@ -1,7 +1,11 @@
 /** Deployment phases in pipeline order (the paper's Table 2 columns). */
 export const DEPLOY_PHASES = ['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW'] as const;
-/** Removal phases reported by the agent (the paper's Table 3, split finer). */
-export const REMOVE_PHASES = ['RC', 'VMD', 'DHR', 'DKR'] as const;
+/**
+ * Removal phases (the paper's Table 3, split finer): DRN is the coordinator's
+ * batch-system drain (disable, wait for the last job, deregister); the agent
+ * runs RC to DKR.
+ */
+export const REMOVE_PHASES = ['DRN', 'RC', 'VMD', 'DHR', 'DKR'] as const;
 
 export type DeployPhase = (typeof DEPLOY_PHASES)[number];
 export type RemovePhase = (typeof REMOVE_PHASES)[number];

@@ -4,7 +4,7 @@ import type { PhaseMark, PhaseName } from '../phases.js';
 const TO_WIRE: Record<PhaseName, Phase> = {
   CR: Phase.PHASE_CR, PT: Phase.PHASE_PT, DA: Phase.PHASE_DA, VMB: Phase.PHASE_VMB, VMR: Phase.PHASE_VMR,
   SR: Phase.PHASE_SR, PUB: Phase.PHASE_PUB, GW: Phase.PHASE_GW,
-  RC: Phase.PHASE_RC, VMD: Phase.PHASE_VMD, DHR: Phase.PHASE_DHR, DKR: Phase.PHASE_DKR,
+  DRN: Phase.PHASE_DRN, RC: Phase.PHASE_RC, VMD: Phase.PHASE_VMD, DHR: Phase.PHASE_DHR, DKR: Phase.PHASE_DKR,
 };
 const FROM_WIRE = new Map<Phase, PhaseName>(Object.entries(TO_WIRE).map(([k, v]) => [v, k as PhaseName]));
 

@@ -41,6 +41,8 @@ export enum Phase {
   PHASE_DHR = 22,
   /** PHASE_DKR - instance disk removed */
   PHASE_DKR = 23,
+  /** PHASE_DRN - batch system: node disabled, its last job ended, host deregistered (before RC) */
+  PHASE_DRN = 24,
 }
 
 export function phaseFromJSON(object: any): Phase {
@@ -84,6 +86,9 @@ export function phaseFromJSON(object: any): Phase {
     case 23:
     case "PHASE_DKR":
       return Phase.PHASE_DKR;
+    case 24:
+    case "PHASE_DRN":
+      return Phase.PHASE_DRN;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum Phase");
   }
@@ -117,6 +122,8 @@ export function phaseToJSON(object: Phase): string {
       return "PHASE_DHR";
     case Phase.PHASE_DKR:
       return "PHASE_DKR";
+    case Phase.PHASE_DRN:
+      return "PHASE_DRN";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum Phase");
   }
