@@ -32,8 +32,11 @@ const phaseTimeouts = z
     DA: durationMs.default(30_000),
     VMB: durationMs.default(120_000),
     VMR: durationMs.default(300_000),
+    SR: durationMs.default(120_000),
+    PUB: durationMs.default(600_000),
+    GW: durationMs.default(60_000),
   })
-  .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000 });
+  .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000, SR: 120_000, PUB: 600_000, GW: 60_000 });
 
 /** The coordinator's YAML configuration (see docs/coordinator.example.yaml). */
 export const coordinatorConfigSchema = z

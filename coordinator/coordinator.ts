@@ -8,7 +8,7 @@ import { channelCredentials, serverCredentials } from '../shared/rpc/credentials
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import { createCoordinatorService } from './api/coordinator-service.js';
 import type { CoordinatorConfig } from './config.js';
-import { noBatchSystemDrainer, type NodeDrainer } from './deploy/node-drainer.js';
+import { noGridSteps, type GridSteps } from './deploy/grid-steps.js';
 import { OperationQueue } from './deploy/operation-queue.js';
 import { OperationRunner, type AgentClients } from './deploy/operation-runner.js';
 import { Reconciler } from './deploy/reconciler.js';
@@ -29,7 +29,8 @@ export type CoordinatorState = 'created' | 'starting' | 'serving' | 'stopping' |
 export interface CoordinatorOptions {
   insecure: boolean;
   clock?: Clock;
-  drainer?: NodeDrainer;
+  /** Grid-side steps (tests); by default built from the config. */
+  grid?: GridSteps;
 }
 
 /**
@@ -75,7 +76,7 @@ export class Coordinator {
       maxConcurrentTransfers: config.deploy.maxConcurrentTransfers, maxAttempts: config.deploy.maxAttempts,
       phaseTimeouts: config.deploy.phaseTimeouts, shutdownTimeoutMs: config.deploy.shutdownTimeout,
     };
-    const drainer = this.options.drainer ?? noBatchSystemDrainer;
+    const grid = this.options.grid ?? noGridSteps;
     const registry = (this.registry = new AgentRegistry({
       downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
       hooks: {
@@ -87,7 +88,7 @@ export class Coordinator {
       },
     }));
     const queue = (this.queue = new OperationQueue({
-      store, pool, registry, catalog: policyCatalog(policy), drainer, events, clock, logger, settings,
+      store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings,
       onDispatchPass: (ms) => this.metrics?.onDispatchPass(ms),
     }));
     const metrics = (this.metrics = new CoordinatorMetrics({
@@ -95,7 +96,7 @@ export class Coordinator {
       nodesByState: () => countBy(store.nodes().map((n) => n.state)),
     }));
     const runner = (this.runner = new OperationRunner({
-      store, pool, queue, clients: this.agentClients(agentCreds), drainer, events, clock, logger, settings,
+      store, pool, queue, clients: this.agentClients(agentCreds), grid, events, clock, logger, settings,
       listener: { onPhase: (m) => metrics.onPhase(m), onFinished: (o) => metrics.onFinished(o) },
     }));
     queue.attach(runner);

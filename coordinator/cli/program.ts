@@ -4,6 +4,7 @@ import type { CliIo } from './cli-io.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerDrainCommand } from './commands/drain.js';
 import { registerEventsCommand } from './commands/events.js';
+import { registerGlue2Command } from './commands/glue2.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerHostsCommand } from './commands/hosts.js';
 import { registerNodesCommand } from './commands/nodes.js';
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerTimingsCommand(program, ctx);
   registerHealthCommand(program, ctx);
   registerEventsCommand(program, ctx);
+  registerGlue2Command(program, ctx);
   return program;
 }
 

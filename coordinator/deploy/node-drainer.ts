@@ -9,8 +9,3 @@ export interface NodeDrainer {
   /** Resolves once the node runs no job and the batch system has forgotten it; rejects if that cannot be done. */
   drain(node: NodeRecord, signal: AbortSignal): Promise<void>;
 }
-
-/** The drainer of a site without a batch-system integration configured: there is nothing to wait for. */
-export const noBatchSystemDrainer: NodeDrainer = {
-  drain: async () => undefined,
-};

@@ -11,7 +11,6 @@ import type { NodePool } from '../pool/node-pool.js';
 import type { NodeRecord, OperationRecord, OperationTrigger } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
 import { HostSlots } from './host-slots.js';
-import type { NodeDrainer } from './node-drainer.js';
 import type { AttemptStarter, QueueControl, QueueSettings } from './queue-contracts.js';
 import type { VoCatalog } from './vo-catalog.js';
 
@@ -21,7 +20,6 @@ export interface OperationQueueDeps {
   pool: NodePool;
   registry: AgentRegistry;
   catalog: VoCatalog;
-  drainer: NodeDrainer;
   events: EventBus;
   clock: Clock;
   logger: Logger;

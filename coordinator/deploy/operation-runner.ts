@@ -11,7 +11,7 @@ import type { NodePool } from '../pool/node-pool.js';
 import type { OperationRecord } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
 import { attemptError, runDeployAttempt, runRemoveAttempt, type AttemptObserver } from './attempt-runner.js';
-import type { NodeDrainer } from './node-drainer.js';
+import { runTimedPhase, runVisibility, type GridSteps } from './grid-steps.js';
 import type { AttemptStarter, QueueControl, QueueSettings } from './queue-contracts.js';
 import { vmSpecFor, type VoAppliance } from './vo-catalog.js';
 
@@ -33,7 +33,8 @@ export interface OperationRunnerDeps {
   pool: NodePool;
   queue: QueueControl;
   clients: AgentClients;
-  drainer: NodeDrainer;
+  /** Batch system, information system and meta-scheduler steps (noGridSteps when none is configured). */
+  grid: GridSteps;
   events: EventBus;
   clock: Clock;
   logger: Logger;
@@ -122,10 +123,12 @@ export class OperationRunner implements AttemptStarter {
     try {
       const client = this.deps.clients.get(host);
       const domain = await runDeployAttempt(client, op.id, vmSpecFor(node, app), watch, settings.phaseTimeouts, this.abort.signal);
-      const done = store.transaction(() => {
-        store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
-        return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
-      });
+      const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: watch.onPhase, signal: this.abort.signal, logger: log };
+      if (this.deps.grid.register) await runTimedPhase('SR', node, op.id, this.deps.grid.register, phaseDeps);
+      store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
+      queue.publish(store.operation(op.id)!);
+      await runVisibility(this.deps.grid.visibility, node, op.id, phaseDeps);
+      const done = store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
       log.info({ ip: domain.leasedIp }, 'node deployed');
       queue.publish(done);
       this.deps.listener?.onFinished?.(done);
@@ -155,6 +158,7 @@ export class OperationRunner implements AttemptStarter {
 
   /** Best-effort removal of a failed attempt's leftovers; an unreachable agent is cleaned when it registers again. */
   private async cleanup(op: OperationRecord, host: string, log: Logger): Promise<void> {
+    await this.deps.grid.forget?.(op.node).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'could not remove the node from the batch system'));
     try {
       const client = this.deps.clients.get(host);
       await runRemoveAttempt(client, op.id, op.node, 0, { onPhase: () => undefined }, {});
@@ -167,11 +171,15 @@ export class OperationRunner implements AttemptStarter {
     const { store, pool, queue, clock, logger, settings } = this.deps;
     const log = logger.child({ op: op.id, node: op.node, host, kind: op.kind });
     try {
-      if (op.kind === 'drain' && ownsNode) await this.deps.drainer.drain(store.node(op.node)!, this.abort.signal);
+      const node = store.node(op.node);
+      const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: this.observer(op, 'coordinator').onPhase, signal: this.abort.signal };
+      if (op.kind === 'drain' && ownsNode && node && this.deps.grid.drain) await runTimedPhase('DRN', node, op.id, this.deps.grid.drain, phaseDeps);
       if (ownsNode) store.updateNode(op.node, { state: 'removing' });
       await queue.slots.acquire(host, op.id);
       const client = this.deps.clients.get(host);
       await runRemoveAttempt(client, op.id, op.node, settings.shutdownTimeoutMs, this.observer(op, host), settings.phaseTimeouts);
+      // A forced removal (no drain) still takes the node out of the batch system.
+      if (ownsNode && op.kind === 'remove') await this.deps.grid.forget?.(op.node);
       const done = store.transaction(() => {
         if (ownsNode) pool.release(op.node);
         return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;

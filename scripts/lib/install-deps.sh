@@ -12,6 +12,8 @@ DEBIAN_PACKAGES=(
   xen-utils-4.17 libxen-dev gcc libc6-dev  # real xl parser + headers for its LD_PRELOAD shim
   busybox-static cpio e2fsprogs   # the test appliance
   protobuf-compiler               # protoc for ts-proto codegen
+  gridengine-master gridengine-exec gridengine-client  # SGE testbed: qmaster, execd, qconf/qstat/qsub (scripts/testbed/sge.sh)
+  bdii slapd ldap-utils glue-schema  # a real resource BDII (scripts/testbed/bdii.sh), ldapsearch, GLUE 1.3/2.0 schemas
   ca-certificates
 )
 
@@ -34,6 +36,12 @@ vonode_install_debian() {
   local policy=/usr/sbin/policy-rc.d created_policy=0
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
   export DEBIAN_FRONTEND=noninteractive
+  # gridengine: no system cell; the testbed makes private ones (scripts/testbed/sge.sh).
+  if command -v debconf-set-selections >/dev/null; then
+    printf '%s\n' 'gridengine-common shared/gridengineconfig boolean false' \
+      'gridengine-common shared/gridenginecell string default' \
+      'gridengine-common shared/gridenginemaster string localhost' | debconf-set-selections
+  fi
   if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/vonode-apt.log 2>&1; then
     apt-get update >>/tmp/vonode-apt.log 2>&1 || true
     apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/vonode-apt.log 2>&1 || {

@@ -111,18 +111,18 @@ describe('coordinator/cli/render/timing-table', () => {
     expect(lines.at(-1)).to.match(/over 1 succeeded deployments of 1/);
   });
 
-  it('renders Table 3 with RC VMD DHR DKR, then batch-system/infosys phases that removals reported, and a STATE column for failures', () => {
+  it('renders Table 3 with DRN (batch-system drain) RC VMD DHR DKR, then other phases that removals reported, and a STATE column for failures', () => {
     const table = buildTimingTable(
       [
-        timing('r1', OperationKind.OPERATION_KIND_REMOVE, S, [[Phase.PHASE_RC, 780], [Phase.PHASE_VMD, 6220], [Phase.PHASE_SR, 145_000]]),
+        timing('r1', OperationKind.OPERATION_KIND_REMOVE, S, [[Phase.PHASE_DRN, 2100], [Phase.PHASE_RC, 780], [Phase.PHASE_VMD, 6220], [Phase.PHASE_PUB, 145_000]]),
         timing('r2', OperationKind.OPERATION_KIND_REMOVE, F, [[Phase.PHASE_RC, 670]]),
       ],
       'removal',
     );
-    expect(table.phases).to.deep.equal(['RC', 'VMD', 'DHR', 'DKR', 'SR']);
+    expect(table.phases).to.deep.equal(['DRN', 'RC', 'VMD', 'DHR', 'DKR', 'PUB']);
     const lines = renderTimingTable(table);
-    expect(lines[0]!.split(/\s+/)).to.deep.equal(['NODE', 'HOST', 'VO', 'OP', 'RC', 'VMD', 'DHR', 'DKR', 'SR', 'TOTAL', 'STATE']);
-    expect(lines[1]!.split(/\s+/)).to.deep.equal(['node-r1', 'phys01', 'bio', 'remove', '0.78', '6.22', '-', '-', '145.0', '152.0', 'succeeded']);
+    expect(lines[0]!.split(/\s+/)).to.deep.equal(['NODE', 'HOST', 'VO', 'OP', 'DRN', 'RC', 'VMD', 'DHR', 'DKR', 'PUB', 'TOTAL', 'STATE']);
+    expect(lines[1]!.split(/\s+/)).to.deep.equal(['node-r1', 'phys01', 'bio', 'remove', '2.10', '0.78', '6.22', '-', '-', '145.0', '154.1', 'succeeded']);
     expect(lines[2]!.split(/\s+/).at(-1)).to.equal('failed');
   });
 
