@@ -36,6 +36,14 @@ const simulatedSchema = z.strictObject({
   leaseFile: absPath.optional(),
   /** Every start fails with UNAVAILABLE (tests retry-elsewhere). */
   failStart: z.boolean().default(false),
+  /**
+   * Plays what the guest's own boot would start once it has its lease (e.g.
+   * an SGE execd in a namespace named after it); `{hostname}`, `{ip}` and
+   * `{mac}` in the arguments are replaced. Run as an argument array.
+   */
+  guestCommand: z.array(z.string().min(1)).min(1).optional(),
+  /** Plays the guest's halt (run at shutdown and destroy), with the same placeholders. */
+  haltCommand: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const hypervisorSchema = z.strictObject({

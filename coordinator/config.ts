@@ -38,6 +38,27 @@ const phaseTimeouts = z
   })
   .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000, SR: 120_000, PUB: 600_000, GW: 60_000 });
 
+const commandPrefix = z.array(z.string().min(1)).optional();
+
+const batchSystemSchema = z.strictObject({
+  /** Which batch system the VO queues live in. */
+  kind: z.enum(['sge', 'slurm']),
+  /** How often demand is read and targets recomputed. */
+  scalingInterval: durationMs.default(2000),
+  sge: z
+    .strictObject({
+      root: absPath.optional(),
+      cell: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('default'),
+      binDir: absPath.optional(),
+      /** Host of each VO queue's 0-slot disabled placeholder instance (usually the qmaster's). */
+      placeholderHost: checked(validateHostname),
+      /** argv run before every SGE command (e.g. to enter the frontend's network namespace). */
+      commandPrefix,
+    })
+    .optional(),
+  slurm: z.strictObject({ conf: absPath.optional(), binDir: absPath.optional(), commandPrefix }).optional(),
+}).refine((b) => b[b.kind] !== undefined, { message: 'the section of the chosen kind (sge or slurm) is required' });
+
 /** The coordinator's YAML configuration (see docs/coordinator.example.yaml). */
 export const coordinatorConfigSchema = z
   .strictObject({
@@ -71,6 +92,18 @@ export const coordinatorConfigSchema = z
         shutdownTimeout: durationMs.default(30_000),
       })
       .default({ maxConcurrentTransfers: 2, maxAttempts: 3, phaseTimeouts: phaseTimeouts.parse(undefined), shutdownTimeout: 30_000 }),
+    /** The batch system of the VO queues: demand-driven scaling, SR (registration) and DRN (drain). Off when absent. */
+    batchSystem: batchSystemSchema.optional(),
+    /** The site BDII: PUB ends when it publishes a new node. Off when absent. */
+    infosys: z
+      .strictObject({
+        ldapUrl: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://host:port'),
+        base: z.string().default('GLUE2GroupID=resource,o=glue'),
+        pollInterval: durationMs.default(250),
+      })
+      .optional(),
+    /** GridWay: GW ends when vonode-gw-im-mad reports it told gwd about the node. Off when absent. */
+    gridway: z.strictObject({ waitForMad: z.boolean().default(true) }).optional(),
     /** Prometheus metrics over HTTP (host:port); off when absent. */
     metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port') }).optional(),
     /** Mutual TLS; without it the coordinator needs --insecure. */

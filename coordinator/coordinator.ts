@@ -1,6 +1,5 @@
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../shared/clock.js';
-import { NotFoundError } from '../shared/errors.js';
 import { CoordinatorServiceService } from '../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../shared/logger.js';
 import { AgentClient } from '../shared/rpc/agent-client.js';
@@ -8,7 +7,13 @@ import { channelCredentials, serverCredentials } from '../shared/rpc/credentials
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import { createCoordinatorService } from './api/coordinator-service.js';
 import type { CoordinatorConfig } from './config.js';
-import { noGridSteps, type GridSteps } from './deploy/grid-steps.js';
+import type { GridSteps } from './deploy/grid-steps.js';
+import { createGridSteps } from './grid/grid-wiring.js';
+import { VisibilityReports } from './gridway/visibility-reports.js';
+import { createBatchSystem } from './lrms/create-batch-system.js';
+import { ScalingLoop } from './planner/scaling-loop.js';
+import { ProcessRunner } from '../shared/process/command-runner.js';
+import { errorMessage, NotFoundError } from '../shared/errors.js';
 import { OperationQueue } from './deploy/operation-queue.js';
 import { OperationRunner, type AgentClients } from './deploy/operation-runner.js';
 import { Reconciler } from './deploy/reconciler.js';
@@ -50,6 +55,7 @@ export class Coordinator {
   private metrics: CoordinatorMetrics | undefined;
   private runner: OperationRunner | undefined;
   private reconciler: Reconciler | undefined;
+  private scaling: ScalingLoop | undefined;
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private readonly clients = new Map<string, { address: string; client: AgentClient }>();
 
@@ -76,7 +82,14 @@ export class Coordinator {
       maxConcurrentTransfers: config.deploy.maxConcurrentTransfers, maxAttempts: config.deploy.maxAttempts,
       phaseTimeouts: config.deploy.phaseTimeouts, shutdownTimeoutMs: config.deploy.shutdownTimeout,
     };
-    const grid = this.options.grid ?? noGridSteps;
+    const visibility = new VisibilityReports(clock);
+    const batch = createBatchSystem(config.batchSystem, new ProcessRunner(), clock, logger.child({ component: config.batchSystem?.kind ?? 'lrms' }));
+    if (batch?.prepare) {
+      const prepare = (): Promise<void> => batch.prepare!(policy.current.vos.map((v) => ({ vo: v.name, queue: v.queue })));
+      await prepare();
+      policy.on('change', () => void prepare().catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not prepare the VO queues of the new policy')));
+    }
+    const grid = this.options.grid ?? createGridSteps({ config, batch, policy, store, visibility, runner: new ProcessRunner(), clock, logger });
     const registry = (this.registry = new AgentRegistry({
       downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
       hooks: {
@@ -102,11 +115,20 @@ export class Coordinator {
     queue.attach(runner);
     const reconciler = (this.reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) }));
     reconciler.collectOrphans();
+    if (batch) {
+      const scaling = (this.scaling = new ScalingLoop({
+        policy: () => policy.current, batch, nodes: () => store.nodes(), capacity: () => pool.total, poolFree: () => pool.freeEntries().length,
+        submitDeploy: (vo, count) => queue.submitDeploy(vo, count, '', 'policy'),
+        submitDrain: (hostname) => queue.submitRemoval(hostname, 'drain', 'policy'),
+        clock, logger: logger.child({ component: 'scaling' }),
+      }));
+      scaling.start(config.batchSystem!.scalingInterval);
+    }
     this.server = new GrpcServer(
       ['vonode/v1/coordinator.proto'],
       [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService({
-        site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger,
-        heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => new Map(),
+        site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger, visibility,
+        heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => this.scaling?.targets() ?? new Map(),
       }) }],
     );
     this.port = await this.server.listen(config.listen, creds);
@@ -126,6 +148,7 @@ export class Coordinator {
   async shutdown(graceMs = 5000): Promise<void> {
     this.state = 'stopping';
     for (const t of this.timers) clearInterval(t);
+    await this.scaling?.stop();
     this.queue?.stop();
     this.runner?.abortAll();
     await this.server?.shutdown(graceMs);

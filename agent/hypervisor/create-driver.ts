@@ -28,7 +28,9 @@ export function createDriver(config: AgentConfig['hypervisor'], runRoot: string,
       const leaseFile = c.leaseFile ?? context.dhcpLeaseFile;
       if (!leaseFile) throw new Error('hypervisor.simulated.leaseFile is required unless dhcp.backend is dnsmasq');
       return new SimulatedDriver({
-        runRoot, leaseFile, startDelayMs: c.startDelay, bootDelayMs: c.bootDelay, failStart: c.failStart,
+        runRoot, leaseFile, startDelayMs: c.startDelay, bootDelayMs: c.bootDelay, failStart: c.failStart, runner,
+        ...(c.guestCommand ? { guestCommand: c.guestCommand } : {}),
+        ...(c.haltCommand ? { haltCommand: c.haltCommand } : {}),
         ...(context.logger ? { logger: context.logger } : {}),
       });
     }

@@ -3,9 +3,10 @@ import { InvalidArgumentError } from '../../shared/errors.js';
 import type { CoordinatorEvent, CoordinatorServiceServer, PolicyResponse } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../../shared/logger.js';
 import { toServiceError } from '../../shared/rpc/server-errors.js';
-import { validateVoName } from '../../shared/validation.js';
+import { validateHostname, validateVoName } from '../../shared/validation.js';
 import type { OperationQueue } from '../deploy/operation-queue.js';
 import type { EventBus } from '../events/event-bus.js';
+import type { VisibilityReports } from '../gridway/visibility-reports.js';
 import { formatProblem } from '../policy/policy-check.js';
 import type { OperationRecord } from '../store/records.js';
 import { isFinished } from '../store/records.js';
@@ -16,6 +17,8 @@ import { hostToWire, nodeToWire, operationToWire } from './wire.js';
 /** Everything the RPC edge delegates to. */
 export interface CoordinatorServiceDeps extends SiteViewDeps {
   queue: OperationQueue;
+  /** Where grid services' visibility reports go (GW phase). */
+  visibility: VisibilityReports;
   events: EventBus;
   logger: Logger;
   heartbeatIntervalMs: number;
@@ -75,6 +78,11 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       }),
     drainNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'drain', 'manual')]),
     removeNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'remove', 'manual')]),
+    reportVisibility: unary('ReportVisibility', (req) => {
+      const hostnames = req.hostnames.map((h, i) => validateHostname(`hostnames[${i}]`, h));
+      d.visibility.report(hostnames, req.reporter || 'unnamed');
+      return {};
+    }),
     watchEvents: (call) => {
       const unsubscribe = d.events.subscribe((e) => call.write(e));
       call.on('cancelled', unsubscribe);

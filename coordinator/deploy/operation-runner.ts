@@ -120,11 +120,21 @@ export class OperationRunner implements AttemptStarter {
       if (mark.edge === 'end' && mark.phase === 'PT') queue.releaseTransfer(op.id);
       if (mark.edge === 'end' && mark.phase === 'VMB') queue.releaseHost(op.id);
     });
+    // The batch system must know the host before the guest's execution daemon
+    // starts (SGE's qmaster turns an unknown execd away): registration begins
+    // with the deployment; SR is measured from the guest's lease to the node
+    // being available in its queue.
+    const admitAbort = new AbortController();
+    const stopAdmission = (): void => admitAbort.abort(this.abort.signal.reason);
+    this.abort.signal.addEventListener('abort', stopAdmission, { once: true });
+    const register = this.deps.grid.register;
+    const admission = register ? register(node, admitAbort.signal) : undefined;
+    admission?.catch(() => undefined);
     try {
       const client = this.deps.clients.get(host);
       const domain = await runDeployAttempt(client, op.id, vmSpecFor(node, app), watch, settings.phaseTimeouts, this.abort.signal);
       const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: watch.onPhase, signal: this.abort.signal, logger: log };
-      if (this.deps.grid.register) await runTimedPhase('SR', node, op.id, this.deps.grid.register, phaseDeps);
+      if (admission) await runTimedPhase('SR', node, op.id, () => admission, phaseDeps);
       store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
       queue.publish(store.operation(op.id)!);
       await runVisibility(this.deps.grid.visibility, node, op.id, phaseDeps);
@@ -133,8 +143,10 @@ export class OperationRunner implements AttemptStarter {
       queue.publish(done);
       this.deps.listener?.onFinished?.(done);
     } catch (e) {
+      admitAbort.abort(e);
       await this.deployFailed(op, host, e, log);
     } finally {
+      this.abort.signal.removeEventListener('abort', stopAdmission);
       queue.finished(op.id);
     }
   }

@@ -192,6 +192,8 @@ export class ImMad {
     if (hosts.length === 0 || !this.initialized || this.stateValue !== 'running') return;
     for (const line of discoverSuccess(hosts)) this.writer.write(line);
     this.logger.info({ hosts, at: this.clock.nowMs() }, 'pushed to gwd');
+    // Ends these nodes' GW phase on the coordinator; best effort (the push itself is what gwd needs).
+    this.reader.reportShown(hosts, this.options.requestTimeoutMs).catch((e: unknown) => this.logger.debug({ err: String(e) }, 'could not report the push'));
   }
 
   private end(end: ImMadEnd, detail?: string): void {

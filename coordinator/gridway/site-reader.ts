@@ -1,5 +1,7 @@
 import { Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
-import type { CoordinatorEvent, Host, ListHostsResponse, ListNodesResponse, Node, PolicyResponse } from '../../shared/gen/vonode/v1/coordinator.js';
+import { hostname } from 'node:os';
+import { Phase } from '../../shared/gen/vonode/v1/common.js';
+import type { CoordinatorEvent, Host, ListHostsResponse, ListNodesResponse, Node, PolicyResponse, ReportVisibilityResponse } from '../../shared/gen/vonode/v1/coordinator.js';
 import { CoordinatorCallError, CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
 import { unaryCall } from '../../shared/rpc/grpc-call.js';
 
@@ -13,6 +15,8 @@ export interface SiteReader {
   policyText(timeoutMs: number): Promise<string>;
   /** Follows every site event until `signal` aborts or the stream breaks (then it throws). */
   watchEvents(signal: AbortSignal): AsyncIterable<CoordinatorEvent>;
+  /** Tells the coordinator gwd has been told about these nodes (ends their GW phase). Rejects like listNodes. */
+  reportShown(hostnames: readonly string[], timeoutMs: number): Promise<void>;
   /** Closes the connection. */
   close(): void;
 }
@@ -60,6 +64,13 @@ export class CoordinatorSiteReader implements SiteReader {
   /** WatchEvents; throws CoordinatorCallError when the stream breaks. */
   watchEvents(signal: AbortSignal): AsyncIterable<CoordinatorEvent> {
     return this.client.watchEvents(signal);
+  }
+
+  /** ReportVisibility (GW) with a deadline. Throws CoordinatorCallError. */
+  async reportShown(hostnames: readonly string[], timeoutMs: number): Promise<void> {
+    const reporter = `vonode-gw-im-mad@${hostname()}`;
+    await this.call<ReportVisibilityResponse>('ReportVisibility', timeoutMs, (md, opts, cb) =>
+      this.client.raw.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [...hostnames], reporter }, md, opts, cb));
   }
 
   /** Closes the channel. */

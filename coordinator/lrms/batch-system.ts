@@ -42,4 +42,6 @@ export interface BatchSystem extends NodeDrainer {
   deregister(hostname: string): Promise<void>;
   /** The vonode nodes the batch system knows, to find ones that vanished without being removed. */
   hosts(): Promise<BatchHost[]>;
+  /** Makes sure every VO queue exists and accepts jobs even with no node (at start and on policy change). */
+  prepare?(vos: ReadonlyArray<{ vo: string; queue: string }>): Promise<void>;
 }

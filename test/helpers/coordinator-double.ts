@@ -201,6 +201,7 @@ export class CannedCoordinatorDouble {
     return {
       registerAgent: unimplemented,
       heartbeat: unimplemented,
+      reportVisibility: unimplemented,
       status: (call, cb) => (record('Status', call.request), cb(null, d.status)),
       listHosts: (call, cb) => (record('ListHosts', call.request), cb(null, { hosts: d.hosts })),
       listNodes: (call, cb) => {

@@ -1,3 +1,4 @@
+import { ProcessRunner, type CommandRunner } from '../../../shared/process/command-runner.js';
 import { appendFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../shared/clock.js';
@@ -20,6 +21,12 @@ export interface SimulatedDriverOptions {
   failStart?: boolean;
   /** Lease time written in the lease line; default 1 h. */
   leaseSeconds?: number;
+  /** Run once the guest has its lease, as its own boot would ({hostname}, {ip}, {mac} replaced). */
+  guestCommand?: readonly string[];
+  /** Run when the guest halts (shutdown, destroy). */
+  haltCommand?: readonly string[];
+  /** Runs guestCommand/haltCommand; default the real ProcessRunner. */
+  runner?: CommandRunner;
   clock?: Clock;
   logger?: Logger;
 }
@@ -86,6 +93,7 @@ export class SimulatedDriver implements HypervisorDriver {
     this.cancel(name);
     const domain = await this.read(name);
     if (!domain || domain.state !== 'running') return true;
+    await this.playGuest(this.options.haltCommand, domain);
     await this.clock.sleep(Math.min(this.options.startDelayMs ?? 50, timeoutMs));
     // A destroy may have raced the power-off: only a still-recorded domain changes state.
     if (await this.read(name)) await this.write({ ...domain, state: 'shutdown' });
@@ -95,6 +103,8 @@ export class SimulatedDriver implements HypervisorDriver {
   /** Forgets the domain (cancelling a pending boot); idempotent. */
   async destroy(name: string): Promise<void> {
     this.cancel(name);
+    const domain = await this.read(name);
+    if (domain?.state === 'running') await this.playGuest(this.options.haltCommand, domain);
     await rm(this.fileOf(name), { force: true });
   }
 
@@ -121,6 +131,16 @@ export class SimulatedDriver implements HypervisorDriver {
     this.lastExpiry = expiry;
     // O_APPEND keeps lines whole even when several agents share one lease file.
     await appendFile(this.options.leaseFile, `${expiry} ${domain.mac} ${domain.ip} ${domain.hostname} *\n`);
+    await this.playGuest(this.options.guestCommand, domain);
+  }
+
+  /** Runs a guest hook with the domain's (validated) names filled in; a failure is logged, as a guest's would be in its console. */
+  private async playGuest(argv: readonly string[] | undefined, domain: SimulatedDomain): Promise<void> {
+    if (!argv) return;
+    const filled = argv.map((a) => a.replaceAll('{hostname}', domain.hostname).replaceAll('{ip}', domain.ip).replaceAll('{mac}', domain.mac));
+    const runner = this.options.runner ?? new ProcessRunner();
+    const result = await runner.run(filled);
+    if (result.code !== 0) this.options.logger?.warn({ domain: domain.name, argv: filled, code: result.code, stderr: result.stderr.slice(-500) }, 'simulated guest command failed');
   }
 
   private schedule(name: string, delayMs: number, action: () => Promise<void>): void {

@@ -148,6 +148,11 @@ export class SgeBatchSystem implements BatchSystem {
    * placeholder if they are missing. Idempotent. Throws InvalidArgumentError
    * on a bad name, an SgeCommandError if qconf fails.
    */
+  /** ensureVoQueue for every VO (BatchSystem.prepare). */
+  async prepare(vos: ReadonlyArray<{ vo: string; queue: string }>): Promise<void> {
+    for (const { vo, queue } of vos) await this.ensureVoQueue(queue, voHostgroup(vo));
+  }
+
   async ensureVoQueue(queue: string, hostgroup: string): Promise<void> {
     validateQueueName('queue', queue);
     validateHostgroup('hostgroup', hostgroup);

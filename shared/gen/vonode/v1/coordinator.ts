@@ -213,6 +213,17 @@ export function operationStateToJSON(object: OperationState): string {
   }
 }
 
+export interface ReportVisibilityRequest {
+  /** PHASE_GW (or PHASE_PUB) */
+  phase: Phase;
+  hostnames: string[];
+  /** e.g. vonode-gw-im-mad@frontend */
+  reporter: string;
+}
+
+export interface ReportVisibilityResponse {
+}
+
 export interface RegisterAgentRequest {
   /** the physical host's name (unique per site) */
   hostName: string;
@@ -390,6 +401,161 @@ export interface PolicyResponse {
 
 export interface WatchEventsRequest {
 }
+
+function createBaseReportVisibilityRequest(): ReportVisibilityRequest {
+  return { phase: 0, hostnames: [], reporter: "" };
+}
+
+export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
+  encode(message: ReportVisibilityRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.phase !== 0) {
+      writer.uint32(8).int32(message.phase);
+    }
+    for (const v of message.hostnames) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.reporter !== "") {
+      writer.uint32(26).string(message.reporter);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportVisibilityRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportVisibilityRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.phase = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostnames.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reporter = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReportVisibilityRequest {
+    return {
+      phase: isSet(object.phase) ? phaseFromJSON(object.phase) : 0,
+      hostnames: globalThis.Array.isArray(object?.hostnames)
+        ? object.hostnames.map((e: any) => globalThis.String(e))
+        : [],
+      reporter: isSet(object.reporter) ? globalThis.String(object.reporter) : "",
+    };
+  },
+
+  toJSON(message: ReportVisibilityRequest): unknown {
+    const obj: any = {};
+    if (message.phase !== 0) {
+      obj.phase = phaseToJSON(message.phase);
+    }
+    if (message.hostnames?.length) {
+      obj.hostnames = message.hostnames;
+    }
+    if (message.reporter !== "") {
+      obj.reporter = message.reporter;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportVisibilityRequest>, I>>(base?: I): ReportVisibilityRequest {
+    return ReportVisibilityRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportVisibilityRequest>, I>>(object: I): ReportVisibilityRequest {
+    const message = createBaseReportVisibilityRequest();
+    message.phase = object.phase ?? 0;
+    message.hostnames = object.hostnames?.map((e) => e) || [];
+    message.reporter = object.reporter ?? "";
+    return message;
+  },
+};
+
+function createBaseReportVisibilityResponse(): ReportVisibilityResponse {
+  return {};
+}
+
+export const ReportVisibilityResponse: MessageFns<ReportVisibilityResponse> = {
+  encode(_: ReportVisibilityResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReportVisibilityResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReportVisibilityResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ReportVisibilityResponse {
+    return {};
+  },
+
+  toJSON(_: ReportVisibilityResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReportVisibilityResponse>, I>>(base?: I): ReportVisibilityResponse {
+    return ReportVisibilityResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReportVisibilityResponse>, I>>(_: I): ReportVisibilityResponse {
+    const message = createBaseReportVisibilityResponse();
+    return message;
+  },
+};
 
 function createBaseRegisterAgentRequest(): RegisterAgentRequest {
   return { hostName: "", address: "", facts: undefined, domains: [] };
@@ -3306,6 +3472,21 @@ export const CoordinatorServiceService = {
     responseSerialize: (value: CoordinatorEvent): Buffer => Buffer.from(CoordinatorEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): CoordinatorEvent => CoordinatorEvent.decode(value),
   },
+  /**
+   * A grid service tells when it has shown nodes to its users: the GridWay
+   * MAD after writing their DISCOVER line to gwd (ends the GW phase).
+   */
+  reportVisibility: {
+    path: "/vonode.v1.CoordinatorService/ReportVisibility" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReportVisibilityRequest): Buffer =>
+      Buffer.from(ReportVisibilityRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReportVisibilityRequest => ReportVisibilityRequest.decode(value),
+    responseSerialize: (value: ReportVisibilityResponse): Buffer =>
+      Buffer.from(ReportVisibilityResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReportVisibilityResponse => ReportVisibilityResponse.decode(value),
+  },
 } as const;
 
 export interface CoordinatorServiceServer extends UntypedServiceImplementation {
@@ -3326,6 +3507,11 @@ export interface CoordinatorServiceServer extends UntypedServiceImplementation {
   applyPolicy: handleUnaryCall<ApplyPolicyRequest, PolicyResponse>;
   /** Follows everything that happens on the site (the CLI's `events`). */
   watchEvents: handleServerStreamingCall<WatchEventsRequest, CoordinatorEvent>;
+  /**
+   * A grid service tells when it has shown nodes to its users: the GridWay
+   * MAD after writing their DISCOVER line to gwd (ends the GW phase).
+   */
+  reportVisibility: handleUnaryCall<ReportVisibilityRequest, ReportVisibilityResponse>;
 }
 
 export interface CoordinatorServiceClient extends Client {
@@ -3478,6 +3664,25 @@ export interface CoordinatorServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<CoordinatorEvent>;
+  /**
+   * A grid service tells when it has shown nodes to its users: the GridWay
+   * MAD after writing their DISCOVER line to gwd (ends the GW phase).
+   */
+  reportVisibility(
+    request: ReportVisibilityRequest,
+    callback: (error: ServiceError | null, response: ReportVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  reportVisibility(
+    request: ReportVisibilityRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReportVisibilityResponse) => void,
+  ): ClientUnaryCall;
+  reportVisibility(
+    request: ReportVisibilityRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReportVisibilityResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const CoordinatorServiceClient = makeGenericClientConstructor(

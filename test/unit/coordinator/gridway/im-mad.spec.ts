@@ -26,6 +26,12 @@ class FakeReader implements SiteReader {
     this.events.push({ unixMs: Date.now(), event: { $case: 'node', value: n } });
     this.wake();
   }
+  shown: string[][] = [];
+  reportShown(hostnames: readonly string[]): Promise<void> {
+    this.shown.push([...hostnames]);
+    return Promise.resolve();
+  }
+
   listNodes(): Promise<Node[]> {
     return this.answer(() => this.nodes);
   }
