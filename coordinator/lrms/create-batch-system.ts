@@ -4,6 +4,7 @@ import type { CommandRunner } from '../../shared/process/command-runner.js';
 import type { CoordinatorConfig } from '../config.js';
 import type { BatchSystem } from './batch-system.js';
 import { SgeBatchSystem } from './sge/sge-batch-system.js';
+import { SlurmBatchSystem } from './slurm/slurm-batch-system.js';
 
 /** The configured batch-system adapter, or undefined when the config has no batchSystem section. */
 export function createBatchSystem(config: CoordinatorConfig['batchSystem'], runner: CommandRunner, clock: Clock, logger: Logger): BatchSystem | undefined {
@@ -18,7 +19,14 @@ export function createBatchSystem(config: CoordinatorConfig['batchSystem'], runn
         ...(sge.commandPrefix ? { commandPrefix: sge.commandPrefix } : {}),
       });
     }
-    case 'slurm':
-      throw new Error('slurm: not wired yet');
+    case 'slurm': {
+      const slurm = config.slurm!;
+      return new SlurmBatchSystem({
+        runner, clock, logger,
+        ...(slurm.conf ? { slurmConf: slurm.conf } : {}),
+        ...(slurm.binDir ? { binDir: slurm.binDir } : {}),
+        ...(slurm.commandPrefix ? { commandPrefix: slurm.commandPrefix } : {}),
+      });
+    }
   }
 }

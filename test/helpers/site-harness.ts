@@ -33,9 +33,10 @@ export interface SiteAgent {
 
 /** Options of the test site. */
 export interface SiteOptions {
-  agents: Array<{ name: string; failStart?: boolean; bootDelay?: string }>;
+  agents: Array<{ name: string; failStart?: boolean; bootDelay?: string; simulated?: Record<string, unknown> }>;
   poolSize: number;
-  policy?: Record<string, unknown>;
+  /** The policy, or a function of the site's test appliance returning it (default: defaultPolicy()). */
+  policy?: Record<string, unknown> | ((appliance: { disk: { url: string; sha256: string } }) => Record<string, unknown>);
   coordinator?: Record<string, unknown>;
 }
 
@@ -69,13 +70,15 @@ export class TestSite {
     await writeFile(path.join(this.dir, 'appliance.img'), bytes);
     this.image = { url: `file://${this.dir}/appliance.img`, sha256: createHash('sha256').update(bytes).digest('hex') };
     this.policyFile = path.join(this.dir, 'policy.yaml');
-    await writeFile(this.policyFile, stringify(this.options.policy ?? this.defaultPolicy()));
+    const policy = this.options.policy;
+    const appliance = { disk: { url: this.image.url, sha256: this.image.sha256 } };
+    await writeFile(this.policyFile, stringify(typeof policy === 'function' ? policy(appliance) : (policy ?? this.defaultPolicy())));
     this.coordinatorPort = await freePort();
     this.coordinatorConfig = path.join(this.dir, 'coordinator.yaml');
     await writeFile(this.coordinatorConfig, stringify(this.coordinatorYaml()));
     await this.startCoordinator();
     for (const a of this.options.agents) {
-      const agent = await this.writeAgent(a.name, a.failStart ?? false, a.bootDelay ?? '300ms');
+      const agent = await this.writeAgent(a.name, a.failStart ?? false, a.bootDelay ?? '300ms', a.simulated ?? {});
       this.agents.push(agent);
       this.startAgent(agent);
     }
@@ -158,7 +161,7 @@ export class TestSite {
     };
   }
 
-  private async writeAgent(name: string, failStart: boolean, bootDelay: string): Promise<SiteAgent> {
+  private async writeAgent(name: string, failStart: boolean, bootDelay: string, simulated: Record<string, unknown>): Promise<SiteAgent> {
     const stateDir = path.join(this.dir, name);
     const hostsDir = path.join(stateDir, 'dhcp-hosts');
     await mkdir(hostsDir, { recursive: true });
@@ -166,7 +169,7 @@ export class TestSite {
     const configFile = path.join(stateDir, 'agent.yaml');
     await writeFile(configFile, stringify({
       listen: `127.0.0.1:${port}`, hostName: name, stateDir,
-      hypervisor: { driver: 'simulated', simulated: { startDelay: '50ms', bootDelay, failStart } },
+      hypervisor: { driver: 'simulated', simulated: { startDelay: '50ms', bootDelay, failStart, ...simulated } },
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir, leaseFile: path.join(stateDir, 'dnsmasq.leases') } },
       coordinator: { address: `127.0.0.1:${this.coordinatorPort}`, advertise: `127.0.0.1:${port}` },
       tls: this.tls(name),

@@ -55,3 +55,24 @@ export function oneLinerFields(line: string): Map<string, string> {
 function list(value: string | undefined): string[] {
   return (value ?? '').split(',').map((s) => s.trim()).filter((s) => s && s !== '(null)');
 }
+
+/** A partition as `scontrol --oneliner show partition` shows it. */
+export interface SlurmPartition {
+  name: string;
+  /** UP, DOWN (takes jobs, starts none), DRAIN or INACTIVE (rejects jobs). */
+  state: string;
+  /** NodeSets feeding it (slurm.conf `Nodes=<nodeset>`). */
+  nodeSets: string[];
+}
+
+/** The partitions of `scontrol --oneliner show partition` output. Never throws. */
+export function parseScontrolPartitions(text: string): SlurmPartition[] {
+  const partitions: SlurmPartition[] = [];
+  for (const line of text.split('\n')) {
+    const fields = oneLinerFields(line);
+    const name = fields.get('PartitionName');
+    if (!name) continue;
+    partitions.push({ name, state: (fields.get('State') ?? 'UNKNOWN').toUpperCase(), nodeSets: list(fields.get('NodeSets')) });
+  }
+  return partitions;
+}

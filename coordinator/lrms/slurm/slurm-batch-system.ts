@@ -6,13 +6,14 @@ import { ProcessRunner, type CommandResult, type CommandRunner } from '../../../
 import { validateHostname, validateIntRange, validateIpv4, validateSafePath, validateVoName } from '../../../shared/validation.js';
 import type { NodeRecord } from '../../store/records.js';
 import type { BatchHost, BatchNode, BatchSystem, QueueDemand } from '../batch-system.js';
-import { parseScontrolNodes } from './scontrol-show.js';
-import { validatePartitionName } from './slurm-conf.js';
+import { parseScontrolNodes, parseScontrolPartitions } from './scontrol-show.js';
+import { nodeSetName, slurmConfForVos, validatePartitionName } from './slurm-conf.js';
 import {
   classifySlurmFailure,
   SlurmNodeBusyError,
   SlurmNodeConflictError,
   SlurmNodeNotFoundError,
+  SlurmPartitionError,
 } from './slurm-errors.js';
 import {
   availableIn,
@@ -93,6 +94,34 @@ export class SlurmBatchSystem implements BatchSystem {
     if (!/^[A-Za-z0-9_.:@-]{1,64}$/.test(this.drainReason)) {
       throw new InvalidArgumentError('drainReason', `"${this.drainReason}" must be 1-64 characters from [A-Za-z0-9_.:@-]`);
     }
+  }
+
+  /**
+   * Checks that every VO's partition exists and accepts jobs (one without
+   * nodes does: its jobs wait with reason PartitionConfig). A partition fed by
+   * a NodeSet can only be defined in slurm.conf, so a missing one is an error
+   * that names the lines to add (slurmConfForVos); one not fed by the VO's
+   * NodeSet (ns_<vo>) is only logged, as register checks each node's
+   * membership anyway. Throws InvalidArgumentError on a bad name,
+   * SlurmPartitionError when a partition is missing or INACTIVE, a
+   * SlurmCommandError if scontrol fails.
+   */
+  async prepare(vos: ReadonlyArray<{ vo: string; queue: string }>): Promise<void> {
+    vos.forEach(({ vo, queue }, i) => {
+      validateVoName(`vos[${i}].vo`, vo);
+      validatePartitionName(`vos[${i}].queue`, queue);
+    });
+    const partitions = parseScontrolPartitions((await this.scontrol(['--oneliner', 'show', 'partition'])).stdout);
+    for (const { vo, queue } of vos) {
+      const partition = partitions.find((p) => p.name === queue);
+      if (!partition) throw new SlurmPartitionError(queue, `is not in slurm.conf; add:\n${slurmConfForVos([{ vo, partition: queue }])}`);
+      if (partition.state === 'INACTIVE') throw new SlurmPartitionError(queue, 'is INACTIVE and rejects jobs (set State=UP in slurm.conf)');
+      if (partition.state !== 'UP') this.log.warn({ partition: queue, state: partition.state }, 'slurm: VO partition is not UP: its jobs wait');
+      if (!partition.nodeSets.includes(nodeSetName(vo))) {
+        this.log.warn({ partition: queue, vo, nodeSets: partition.nodeSets }, `slurm: VO partition is not fed by NodeSet ${nodeSetName(vo)} (Feature=${vo})`);
+      }
+    }
+    this.log.info({ partitions: vos.map((v) => v.queue) }, 'slurm: VO partitions ready');
   }
 
   /**

@@ -68,6 +68,19 @@ export class SlurmNodeConflictError extends FailedPreconditionError {
   }
 }
 
+/**
+ * A VO's partition cannot take its jobs: it is missing from slurm.conf
+ * (partitions fed by a NodeSet cannot be made at run time) or INACTIVE.
+ */
+export class SlurmPartitionError extends FailedPreconditionError {
+  constructor(
+    readonly partition: string,
+    message: string,
+  ) {
+    super(`slurm partition ${partition}: ${message}`);
+  }
+}
+
 // Messages of Slurm 22.05.8 clients as printed in the testbed
 // (test/fixtures/slurm/scontrol-failures.json). All go to stderr except
 // `scontrol show node X`, which prints "Node X not found" on stdout.

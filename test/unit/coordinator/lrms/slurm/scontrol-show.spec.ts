@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { BatchHost } from '../../../../../coordinator/lrms/batch-system.js';
-import { oneLinerFields, parseScontrolNodes } from '../../../../../coordinator/lrms/slurm/scontrol-show.js';
+import { oneLinerFields, parseScontrolNodes, parseScontrolPartitions } from '../../../../../coordinator/lrms/slurm/scontrol-show.js';
 import { availableIn, nodeState } from '../../../../../coordinator/lrms/slurm/slurm-json.js';
 
 // `scontrol --future --oneliner show node` as Slurm 22.05.8 printed it in the testbed.
@@ -48,5 +48,19 @@ describe('coordinator/lrms/slurm/scontrol-show parseScontrolNodes', () => {
     expect(fields.get('CfgTRES')).to.equal('cpu=1,mem=1M,billing=1');
     expect(fields.get('AllocTRES')).to.equal('');
     expect(fields.get('NodeAddr')).to.equal('10.124.0.11');
+  });
+});
+
+describe('coordinator/lrms/slurm/scontrol-show parseScontrolPartitions', () => {
+  it('reads name, state and NodeSets of each partition', () => {
+    expect(parseScontrolPartitions(fixture('scontrol-partitions.txt'))).to.deep.equal([
+      { name: 'bio', state: 'UP', nodeSets: ['ns_bio'] },
+      { name: 'fusion', state: 'INACTIVE', nodeSets: [] },
+      { name: 'atlas', state: 'DOWN', nodeSets: ['ns_bio'] },
+    ]);
+  });
+
+  it('skips "Partition x not found"', () => {
+    expect(parseScontrolPartitions('Partition nosuch not found\n')).to.deep.equal([]);
   });
 });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { SlurmBatchSystem } from '../../../../../coordinator/lrms/slurm/slurm-batch-system.js';
-import { SlurmControllerUnreachableError, SlurmNodeBusyError, SlurmNodeConflictError } from '../../../../../coordinator/lrms/slurm/slurm-errors.js';
+import { SlurmControllerUnreachableError, SlurmNodeBusyError, SlurmNodeConflictError, SlurmPartitionError } from '../../../../../coordinator/lrms/slurm/slurm-errors.js';
 import type { NodeRecord } from '../../../../../coordinator/store/records.js';
 import type { Clock } from '../../../../../shared/clock.js';
 import { InvalidArgumentError } from '../../../../../shared/errors.js';
@@ -56,6 +58,9 @@ class FakeSlurm implements CommandRunner {
     if (cmd === 'sinfo') {
       const nodes = [...this.nodes].filter(([, n]) => n.state !== 'future').map(([n, v]) => ({ name: n, state: v.state, state_flags: v.flags, partitions: v.partitions, active_features: v.features.join(','), reason: v.reason ?? '' }));
       return ok(JSON.stringify({ errors: [], nodes }));
+    }
+    if (sub === 'show' && args.includes('partition')) {
+      return ok(readFileSync(path.resolve(import.meta.dirname, '../../../../fixtures/slurm/scontrol-partitions.txt'), 'utf8'));
     }
     if (sub === 'show') {
       const wanted = args[args.length - 1] === 'node' ? [...this.nodes.keys()] : [args[args.length - 1]!];
@@ -292,6 +297,23 @@ describe('coordinator/lrms/slurm/SlurmBatchSystem (scripted slurmctld)', () => {
       { hostname: 'fus-n1', queue: 'fusion', state: 'unreachable', runningJobs: 0 },
     ]);
   });
+
+  it('prepare accepts a partition that exists and is UP (no node needed)', async () => {
+    await batch.prepare([{ vo: 'bio', queue: 'bio' }]);
+    await batch.prepare([{ vo: 'atlas', queue: 'atlas' }]); // DOWN, fed by another NodeSet: only logged
+    expect(slurm.calls).to.deep.equal(['scontrol --oneliner show partition', 'scontrol --oneliner show partition']);
+  });
+
+  const unprepared: [string, string, RegExp][] = [
+    ['missing from slurm.conf', 'cms', /partition cms: is not in slurm.conf; add:\n.*\nNodeSet=ns_cms Feature=cms\nPartitionName=cms Nodes=ns_cms/],
+    ['INACTIVE', 'fusion', /partition fusion: is INACTIVE/],
+  ];
+  for (const [what, queue, message] of unprepared) {
+    it(`prepare refuses a VO partition ${what}`, async () => {
+      const err = await batch.prepare([{ vo: queue, queue }]).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(SlurmPartitionError).with.property('message').that.matches(message);
+    });
+  }
 
   it('runs the commands from binDir when given', async () => {
     const withBin = new SlurmBatchSystem({ runner: slurm, clock, binDir: '/opt/slurm/bin' });
