@@ -50,9 +50,10 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site };
     }),
     heartbeat: unary('Heartbeat', (req) => {
-      const known = d.registry.heartbeat(req.hostName, req.facts);
-      if (known) d.queue.pump();
-      return { reregister: !known };
+      const seen = d.registry.heartbeat(req.hostName, req.facts);
+      // Only a change can unblock a queued deployment; the queue's 1 s backstop covers the rest.
+      if (seen === 'changed') d.queue.pump();
+      return { reregister: seen === 'unknown' };
     }),
     status: unary('Status', () => siteStatus(d)),
     listHosts: unary('ListHosts', () => {

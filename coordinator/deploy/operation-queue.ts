@@ -28,6 +28,14 @@ export interface OperationQueueDeps {
   onDispatchPass?(ms: number, queued: number): void;
 }
 
+/** Placement's view of the hosts during one dispatch pass; updated as deployments start. */
+interface PlacementView {
+  hosts: PlacementHost[];
+  byName: Map<string, PlacementHost>;
+  /** Hosts up and not busy. */
+  idle: number;
+}
+
 /** An operation running in this process. */
 interface LiveOperation {
   host: string;
@@ -67,13 +75,11 @@ export class OperationQueue implements QueueControl {
     if (!Number.isInteger(count) || count < 1 || count > pool.total) throw new InvalidArgumentError('count', `must be 1..${pool.total} (the pool size)`);
     if (pinnedHost && !registry.get(validateHostname('host', pinnedHost))) throw new NotFoundError(`host "${pinnedHost}" has no registered agent: see 'vonode hosts'`);
     const now = clock.nowMs();
-    const ops = store.transaction(() =>
-      Array.from({ length: count }, () => {
-        const id = randomUUID();
-        const node = pool.lease(vo, id, now);
-        return store.insertOperation(newOperation(id, 'deploy', vo, node.hostname, pinnedHost, trigger, now));
-      }),
-    );
+    const ops = store.transaction(() => {
+      const ids = Array.from({ length: count }, () => randomUUID());
+      const nodes = pool.leaseMany(vo, ids, now);
+      return ids.map((id, i) => store.insertOperation(newOperation(id, 'deploy', vo, nodes[i]!.hostname, pinnedHost, trigger, now)));
+    });
     for (const op of ops) this.publish(op);
     this.pump();
     return ops;
@@ -183,33 +189,47 @@ export class OperationQueue implements QueueControl {
   private dispatch(): void {
     const t0 = this.deps.clock.monotonicMs();
     const queued = this.deps.store.operationsIn(['queued']);
+    let view: PlacementView | undefined; // built once per pass, and only if a deployment waits
     for (const op of queued) {
-      if (op.kind === 'deploy') this.tryStartDeploy(op);
-      else this.tryStartRemoval(op);
+      if (op.kind !== 'deploy') {
+        this.tryStartRemoval(op);
+        continue;
+      }
+      view ??= this.placementView();
+      // Every host busy or down: no deployment can start in this pass (they stay queued, in order).
+      if (view.idle === 0) continue;
+      this.tryStartDeploy(op, view);
     }
     this.deps.onDispatchPass?.(this.deps.clock.monotonicMs() - t0, queued.length);
   }
 
-  private tryStartDeploy(op: OperationRecord): void {
+  private tryStartDeploy(op: OperationRecord, view: PlacementView): void {
     const { store, catalog, settings } = this.deps;
     const app = catalog.appliance(op.vo);
     if (!app) return this.runner?.giveUp(op, `VO "${op.vo}" left the policy before the deployment could start`);
-    const hosts = this.placementHosts();
     const exclude = new Set(op.excludedHosts);
+    // The transfer cap reached: only hosts that already cache the appliance can take it now.
+    const cappedOut = this.transfers >= settings.maxConcurrentTransfers;
+    const hosts = cappedOut ? view.hosts.filter((h) => h.cachedImages.includes(app.disk.sha256)) : view.hosts;
     const outcome = chooseHost(hosts, { memoryMb: app.memoryMb, vcpus: app.vcpus, imageSha256: app.disk.sha256, exclude, pinnedHost: op.pinnedHost });
     if (!outcome.host) {
-      const upNotExcluded = hosts.filter((h) => h.up && !exclude.has(h.name) && (!op.pinnedHost || h.name === op.pinnedHost));
-      if (op.attempt > 0 && upNotExcluded.length === 0 && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
+      if (cappedOut) return; // waits for a transfer slot, not for a host
+      const upNotExcluded = view.hosts.some((h) => h.up && !exclude.has(h.name) && (!op.pinnedHost || h.name === op.pinnedHost));
+      if (op.attempt > 0 && !upNotExcluded && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
       const waiting = `waiting: ${outcome.reason}`;
       if (op.error !== waiting && op.attempt === 0) this.publish(store.updateOperation(op.id, { error: waiting })!);
       return;
     }
-    const host = hosts.find((h) => h.name === outcome.host)!;
+    const host = view.byName.get(outcome.host)!;
     const transfer = !host.cachedImages.includes(app.disk.sha256);
-    if (transfer && this.transfers >= settings.maxConcurrentTransfers) return;
     if (!this.slots.tryAcquire(host.name, op.id)) return;
     if (transfer) this.transfers++;
-    this.live.set(op.id, { host: host.name, kind: 'deploy', memoryBytes: app.memoryMb * 1024 * 1024, vcpus: app.vcpus, transfer });
+    const memoryBytes = app.memoryMb * 1024 * 1024;
+    host.busy = true;
+    host.pendingMemoryBytes += memoryBytes;
+    host.pendingVcpus += app.vcpus;
+    view.idle--;
+    this.live.set(op.id, { host: host.name, kind: 'deploy', memoryBytes, vcpus: app.vcpus, transfer });
     this.runner?.startDeploy(op, host.name, app);
   }
 
@@ -224,28 +244,36 @@ export class OperationQueue implements QueueControl {
     this.runner?.startRemoval(op, host.name);
   }
 
-  private placementHosts(): PlacementHost[] {
-    const nodes = this.deps.store.nodes();
-    return this.deps.registry.list().map((h) => {
-      const liveHere = [...this.live.values()].filter((l) => l.host === h.name && l.kind === 'deploy');
-      return {
-        name: h.name,
-        up: h.state === 'up',
+  /** What placement needs of every host, computed once per pass (nodes and live operations indexed by host). */
+  private placementView(): PlacementView {
+    const vcpusByHost = new Map<string, number>();
+    for (const n of this.deps.store.nodes()) {
+      if (n.state !== 'running' && n.state !== 'draining') continue;
+      vcpusByHost.set(n.host, (vcpusByHost.get(n.host) ?? 0) + (this.deps.catalog.appliance(n.vo)?.vcpus ?? 1));
+    }
+    const pending = new Map<string, { memory: number; vcpus: number }>();
+    for (const l of this.live.values()) {
+      if (l.kind !== 'deploy') continue;
+      const p = pending.get(l.host) ?? { memory: 0, vcpus: 0 };
+      pending.set(l.host, { memory: p.memory + l.memoryBytes, vcpus: p.vcpus + l.vcpus });
+    }
+    const hosts: PlacementHost[] = [];
+    let idle = 0;
+    for (const h of this.deps.registry.values()) {
+      const busy = this.slots.busy(h.name);
+      const up = h.state === 'up';
+      if (up && !busy) idle++;
+      hosts.push({
+        name: h.name, up, busy,
         cpus: h.facts?.cpus ?? 0,
         memoryAvailableBytes: h.facts?.memoryAvailableBytes ?? 0,
         cachedImages: h.facts?.cachedImages ?? [],
-        pendingMemoryBytes: liveHere.reduce((s, l) => s + l.memoryBytes, 0),
-        pendingVcpus: liveHere.reduce((s, l) => s + l.vcpus, 0),
-        committedVcpus: this.committedVcpus(nodes, h.name),
-        busy: this.slots.busy(h.name),
-      };
-    });
-  }
-
-  private committedVcpus(nodes: NodeRecord[], host: string): number {
-    return nodes
-      .filter((n) => n.host === host && (n.state === 'running' || n.state === 'draining'))
-      .reduce((s, n) => s + (this.deps.catalog.appliance(n.vo)?.vcpus ?? 1), 0);
+        pendingMemoryBytes: pending.get(h.name)?.memory ?? 0,
+        pendingVcpus: pending.get(h.name)?.vcpus ?? 0,
+        committedVcpus: vcpusByHost.get(h.name) ?? 0,
+      });
+    }
+    return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle };
   }
 
   private cancelQueuedDeploy(op: OperationRecord, node: NodeRecord): OperationRecord {

@@ -52,10 +52,15 @@ export class AgentRegistry {
     return host;
   }
 
-  /** Records a heartbeat; returns false if the host is unknown (it must register). */
-  heartbeat(name: string, facts: HostFactsResponse | undefined): boolean {
+  /**
+   * Records a heartbeat: 'unknown' if the host must register first,
+   * 'changed' if it came back up or its image cache changed (placement may
+   * decide differently now), else 'same'.
+   */
+  heartbeat(name: string, facts: HostFactsResponse | undefined): 'unknown' | 'same' | 'changed' {
     const host = this.hosts.get(name);
-    if (!host) return false;
+    if (!host) return 'unknown';
+    const cacheChanged = facts !== undefined && facts.cachedImages.join() !== (host.facts?.cachedImages ?? []).join();
     const { clock } = this.options;
     host.lastSeenMonoMs = clock.monotonicMs();
     host.lastSeenUnixMs = clock.nowMs();
@@ -64,8 +69,9 @@ export class AgentRegistry {
       host.state = 'up';
       this.options.logger.info({ host: name }, 'agent is back');
       this.options.hooks?.onStateChange?.(host);
+      return 'changed';
     }
-    return true;
+    return cacheChanged ? 'changed' : 'same';
   }
 
   /** Marks silent hosts down; returns the ones that changed. */
@@ -86,6 +92,11 @@ export class AgentRegistry {
   /** One host, or undefined. */
   get(name: string): HostView | undefined {
     return this.hosts.get(name);
+  }
+
+  /** Every known host, unsorted (hot paths). */
+  values(): IterableIterator<HostView> {
+    return this.hosts.values();
   }
 
   /** Every known host, by name. */

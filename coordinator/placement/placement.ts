@@ -54,13 +54,17 @@ export function chooseHost(hosts: readonly PlacementHost[], r: PlacementRequest)
   if (fitting.length === 0) {
     return { host: undefined, reason: `no host has ${r.memoryMb} MiB and ${r.vcpus} vCPU free`, waitForBusy: candidates.some((h) => h.busy || h.pendingMemoryBytes > 0) };
   }
-  const idle = fitting.filter((h) => !h.busy);
-  if (idle.length === 0) return { host: undefined, reason: 'every fitting host is busy with another deployment', waitForBusy: true };
-  const score = (h: PlacementHost): [number, number] => [h.cachedImages.includes(r.imageSha256) ? 0 : 1, -(h.memoryAvailableBytes - h.pendingMemoryBytes)];
-  idle.sort((a, b) => {
-    const [a0, a1] = score(a);
-    const [b0, b1] = score(b);
-    return a0 - b0 || a1 - b1 || a.name.localeCompare(b.name);
-  });
-  return { host: idle[0]!.name };
+  // One pass for the best idle host (called for every queued deployment: no sort).
+  let best: PlacementHost | undefined;
+  let bestScore: [number, number] = [Infinity, Infinity];
+  for (const h of fitting) {
+    if (h.busy) continue;
+    const score: [number, number] = [h.cachedImages.includes(r.imageSha256) ? 0 : 1, -(h.memoryAvailableBytes - h.pendingMemoryBytes)];
+    if (score[0] < bestScore[0] || (score[0] === bestScore[0] && (score[1] < bestScore[1] || (score[1] === bestScore[1] && best !== undefined && h.name < best.name)))) {
+      best = h;
+      bestScore = score;
+    }
+  }
+  if (!best) return { host: undefined, reason: 'every fitting host is busy with another deployment', waitForBusy: true };
+  return { host: best.name };
 }

@@ -38,13 +38,20 @@ export class NodePool {
    * inside a store transaction. Throws ResourceExhaustedError when none is free.
    */
   lease(vo: string, operationId: string, nowMs: number): NodeRecord {
-    const entry = this.freeEntries()[0];
-    if (!entry) {
-      throw new ResourceExhaustedError(`the node pool is exhausted (${this.total} triples, all leased): add hostname/IP/MAC triples to the coordinator's pool or remove nodes`);
+    return this.leaseMany(vo, [operationId], nowMs)[0]!;
+  }
+
+  /** Leases one triple per operation id (one read of the leases for all). Call inside a store transaction. Throws ResourceExhaustedError if too few are free. */
+  leaseMany(vo: string, operationIds: readonly string[], nowMs: number): NodeRecord[] {
+    const free = this.freeEntries();
+    if (free.length < operationIds.length) {
+      throw new ResourceExhaustedError(`the node pool is exhausted (${free.length} of ${this.total} triples free, ${operationIds.length} asked): add hostname/IP/MAC triples to the coordinator's pool or remove nodes`);
     }
-    const node: NodeRecord = { ...entry, vo, host: '', state: 'deploying', operationId, sinceMs: nowMs, error: '' };
-    this.store.insertNode(node);
-    return node;
+    return operationIds.map((operationId, i) => {
+      const node: NodeRecord = { ...free[i]!, vo, host: '', state: 'deploying', operationId, sinceMs: nowMs, error: '' };
+      this.store.insertNode(node);
+      return node;
+    });
   }
 
   /** Frees a triple (idempotent). */

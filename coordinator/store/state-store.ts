@@ -38,6 +38,7 @@ const toPhase = (r: PhaseDbRow): PhaseRow => ({
  */
 export class StateStore {
   private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   /** Opens (creating if needed) the database file; ':memory:' for tests. Throws if the file is unusable. */
   constructor(file: string) {
@@ -47,7 +48,17 @@ export class StateStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA_SQL);
-    this.db.prepare(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+    this.sql(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+  }
+
+  /** A prepared statement, prepared once per SQL text (preparing is a measurable cost on hot paths). */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
   }
 
   /** Runs `fn` atomically; a throw rolls everything back. */
@@ -59,12 +70,12 @@ export class StateStore {
 
   /** Every leased node. */
   nodes(): NodeRecord[] {
-    return (this.db.prepare('SELECT * FROM nodes ORDER BY hostname').all() as NodeRow[]).map(toNode);
+    return (this.sql('SELECT * FROM nodes ORDER BY hostname').all() as NodeRow[]).map(toNode);
   }
 
   /** One node, or undefined. */
   node(hostname: string): NodeRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM nodes WHERE hostname = ?').get(hostname) as NodeRow | undefined;
+    const row = this.sql('SELECT * FROM nodes WHERE hostname = ?').get(hostname) as NodeRow | undefined;
     return row && toNode(row);
   }
 
@@ -87,14 +98,14 @@ export class StateStore {
 
   /** Frees the triple. */
   deleteNode(hostname: string): void {
-    this.db.prepare('DELETE FROM nodes WHERE hostname = ?').run(hostname);
+    this.sql('DELETE FROM nodes WHERE hostname = ?').run(hostname);
   }
 
   // ---- operations ----
 
   /** Inserts an operation; `seq` is assigned here (arrival order). */
   insertOperation(op: Omit<OperationRecord, 'seq'>): OperationRecord {
-    const seq = ((this.db.prepare('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM operations').get() as { s: number }).s);
+    const seq = ((this.sql('SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM operations').get() as { s: number }).s);
     this.db
       .prepare(
         `INSERT INTO operations(id, seq, kind, state, vo, node, host, pinned_host, attempt, excluded_hosts, error, trigger, created_ms, finished_ms)
@@ -120,21 +131,21 @@ export class StateStore {
 
   /** One operation, or undefined. */
   operation(id: string): OperationRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
+    const row = this.sql('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
     return row && toOperation(row);
   }
 
   /** Operations in any of `states`, oldest first. */
   operationsIn(states: readonly OperationState[]): OperationRecord[] {
     const marks = states.map(() => '?').join(', ');
-    return (this.db.prepare(`SELECT * FROM operations WHERE state IN (${marks}) ORDER BY seq`).all(...states) as OperationRow[]).map(toOperation);
+    return (this.sql(`SELECT * FROM operations WHERE state IN (${marks}) ORDER BY seq`).all(...states) as OperationRow[]).map(toOperation);
   }
 
   /** The most recent `limit` operations (0 = all), oldest first. */
   recentOperations(limit: number): OperationRecord[] {
     const rows = (limit > 0
-      ? this.db.prepare('SELECT * FROM (SELECT * FROM operations ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(limit)
-      : this.db.prepare('SELECT * FROM operations ORDER BY seq').all()) as OperationRow[];
+      ? this.sql('SELECT * FROM (SELECT * FROM operations ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(limit)
+      : this.sql('SELECT * FROM operations ORDER BY seq').all()) as OperationRow[];
     return rows.map(toOperation);
   }
 
@@ -149,7 +160,7 @@ export class StateStore {
 
   /** Phase boundaries of one operation, in arrival order. */
   phases(operationId: string): PhaseRow[] {
-    return (this.db.prepare('SELECT * FROM phases WHERE operation_id = ? ORDER BY rowid').all(operationId) as PhaseDbRow[]).map(toPhase);
+    return (this.sql('SELECT * FROM phases WHERE operation_id = ? ORDER BY rowid').all(operationId) as PhaseDbRow[]).map(toPhase);
   }
 
   /** Closes the database (checkpointing the WAL). */

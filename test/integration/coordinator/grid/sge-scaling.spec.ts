@@ -79,6 +79,10 @@ describe('demand-driven scaling with a real SGE (coordinator, agents, qmaster, e
     })();
   });
 
+  afterEach(function () {
+    // The daemons' own words are the fastest way to see why a scaling run stalled.
+    if (this.currentTest?.state === 'failed') console.log(site.recentLogs(300).split('\n').filter((l) => l.startsWith('[coordinator]')).slice(-120).join('\n'));
+  });
   after(async () => {
     watch.abort();
     client?.close();

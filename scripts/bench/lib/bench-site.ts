@@ -1,0 +1,139 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { ProcessRunner, runChecked } from '../../../shared/process/command-runner.js';
+import { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
+import { channelCredentials, type TlsFiles } from '../../../shared/rpc/credentials.js';
+import type { BenchChild, BenchProcesses } from './bench-processes.js';
+
+/** Repository root. */
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+/** Certificate name shared by every simulated agent (one certificate for the whole simulated fleet). */
+export const SIMULATED_AGENT_CERT = 'simulated-agent';
+
+/** How the site is built. */
+export interface BenchSiteOptions {
+  dir: string;
+  poolSize: number;
+  insecure: boolean;
+  maxConcurrentTransfers: number;
+  /** Extra node flags for the coordinator (e.g. --cpu-prof). */
+  nodeArgs: string[];
+}
+
+/** A free TCP port on 127.0.0.1 (closed again before use). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Pool triple number `i` (0-based): vwn-0001.., 10.80.x.y, 52:54:00:80:xx:yy. */
+export function poolTriple(i: number): { hostname: string; ip: string; mac: string } {
+  const n = i + 1;
+  const hex = (v: number): string => v.toString(16).padStart(2, '0');
+  return { hostname: `vwn-${String(n).padStart(4, '0')}`, ip: `10.80.${Math.floor(n / 250)}.${(n % 250) + 1}`, mac: `52:54:00:80:${hex(n >> 8)}:${hex(n & 255)}` };
+}
+
+/**
+ * Which coordinator to run: the compiled dist/coordinator/main.js when it is
+ * newer than every .ts source of coordinator/ and shared/, otherwise the
+ * sources through tsx (so the benchmark never measures stale code).
+ */
+export function coordinatorEntry(): { script: string; why: string } {
+  const dist = path.join(ROOT, 'dist/coordinator/main.js');
+  if (!existsSync(dist)) return { script: path.join(ROOT, 'coordinator/main.ts'), why: 'no dist/ build' };
+  const newestSource = Math.max(...['coordinator', 'shared'].flatMap((d) => mtimes(path.join(ROOT, d), '.ts')));
+  const oldestBuild = Math.min(...['coordinator', 'shared'].flatMap((d) => mtimes(path.join(ROOT, 'dist', d), '.js')));
+  return newestSource < oldestBuild
+    ? { script: dist, why: 'dist/ is newer than the sources' }
+    : { script: path.join(ROOT, 'coordinator/main.ts'), why: 'dist/ is older than the sources' };
+}
+
+function mtimes(dir: string, ext: string): number[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith(ext))
+    .map((f) => statSync(path.join(dir, f)).mtimeMs);
+}
+
+/**
+ * The benchmark's site on loopback: mutual-TLS PKI (scripts/pki, one
+ * certificate shared by all simulated agents) unless insecure, a file:///
+ * appliance with its sha256, the bio 2 : fusion 5 policy, a large pool and
+ * one real vonode-coordinator process.
+ */
+export class BenchSite {
+  port = 0;
+  metricsPort = 0;
+  pki = '';
+  coordinator: BenchChild | undefined;
+  entry = coordinatorEntry();
+  private configFile = '';
+
+  constructor(private readonly options: BenchSiteOptions) {}
+
+  /** TLS files of a party, or undefined when insecure. */
+  tls(name: string): TlsFiles | undefined {
+    if (this.options.insecure) return undefined;
+    return { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, `${name}.pem`), key: path.join(this.pki, `${name}-key.pem`) };
+  }
+
+  /** Writes PKI, appliance, policy and config. Throws if openssl or a write fails. */
+  async prepare(): Promise<void> {
+    const { dir, poolSize, insecure } = this.options;
+    await mkdir(dir, { recursive: true });
+    this.pki = path.join(dir, 'pki');
+    if (!insecure) {
+      const san = 'DNS:localhost,IP:127.0.0.1';
+      await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, `coordinator:${san}`, 'cli', `${SIMULATED_AGENT_CERT}:${san}`]);
+    }
+    const bytes = randomBytes(1024 * 1024);
+    const image = path.join(dir, 'appliance.img');
+    await writeFile(image, bytes);
+    const disk = { url: `file://${image}`, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+    const vo = (weight: number, queue: string): Record<string, unknown> => ({
+      weight, min: 0, max: poolSize, queue, vm: { vcpus: 1, memory: '512MiB' }, appliance: { disk },
+    });
+    const policyFile = path.join(dir, 'policy.yaml');
+    await writeFile(policyFile, stringify({ cooldowns: { scaleUp: '10s', scaleDown: '60s' }, vos: { bio: vo(2, 'bio.q'), fusion: vo(5, 'fusion.q') } }));
+    this.port = await freePort();
+    this.metricsPort = await freePort();
+    this.configFile = path.join(dir, 'coordinator.yaml');
+    await writeFile(this.configFile, stringify({
+      site: 'bench-site', listen: `127.0.0.1:${this.port}`, stateDb: path.join(dir, 'coordinator/state.db'), policyFile,
+      pool: Array.from({ length: poolSize }, (_, i) => poolTriple(i)),
+      agents: { heartbeatInterval: '1s', downAfter: '3s' },
+      deploy: { maxConcurrentTransfers: this.options.maxConcurrentTransfers },
+      metrics: { listen: `127.0.0.1:${this.metricsPort}` },
+      ...(insecure ? {} : { tls: this.tls('coordinator') }),
+    }));
+  }
+
+  /** Starts the coordinator process and waits (≤ 30 s) until it answers gRPC. Throws if it does not. */
+  async startCoordinator(processes: BenchProcesses): Promise<BenchChild> {
+    const args = ['--config', this.configFile, ...(this.options.insecure ? ['--insecure'] : [])];
+    this.coordinator = processes.spawnNode('coordinator', this.entry.script, args, path.join(this.options.dir, 'coordinator.log'), {
+      cwd: ROOT, env: { ...process.env, VONODE_LOG_LEVEL: process.env['VONODE_LOG_LEVEL'] ?? 'info' }, nodeArgs: this.options.nodeArgs,
+    });
+    const client = this.client();
+    try {
+      await client.waitReady(30_000);
+    } finally {
+      client.close();
+    }
+    return this.coordinator;
+  }
+
+  /** A CLI-side client (the `cli` certificate). */
+  client(): CoordinatorClient {
+    // The certificate names localhost too; naming it avoids Node's warning about an IP as TLS server name.
+    const options = this.options.insecure ? {} : { 'grpc.ssl_target_name_override': 'localhost' };
+    return new CoordinatorClient(`127.0.0.1:${this.port}`, channelCredentials(this.tls('cli'), this.options.insecure, 'benchmark'), options);
+  }
+}
