@@ -120,6 +120,10 @@ export class Coordinator {
         policy: () => policy.current, batch, nodes: () => store.nodes(), capacity: () => pool.total, poolFree: () => pool.freeEntries().length,
         submitDeploy: (vo, count) => queue.submitDeploy(vo, count, '', 'policy'),
         submitDrain: (hostname) => queue.submitRemoval(hostname, 'drain', 'policy'),
+        submitRemove: (hostname) => {
+          logger.warn({ node: hostname }, 'node vanished from the batch system without being removed: removing it');
+          queue.submitRemoval(hostname, 'remove', 'policy');
+        },
         clock, logger: logger.child({ component: 'scaling' }),
       }));
       scaling.start(config.batchSystem!.scalingInterval);

@@ -19,6 +19,8 @@ export interface ScalingLoopDeps {
   poolFree(): number;
   submitDeploy(vo: string, count: number): void;
   submitDrain(hostname: string): void;
+  /** Removes a node at once (its batch daemon vanished: there is no job left to wait for). */
+  submitRemove(hostname: string): void;
   clock: Clock;
   logger: Logger;
 }
@@ -43,6 +45,7 @@ export class ScalingLoop {
   private previous: Targets = {};
   private lastChangeMs: Record<string, number> = {};
   private readonly idleSince = new Map<string, number>();
+  private vanished: string[] = [];
   private current = new Map<string, VoTarget>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
@@ -100,14 +103,19 @@ export class ScalingLoop {
     });
     for (const d of plan.deploy) deps.submitDeploy(d.vo, d.count);
     for (const h of plan.drain) deps.submitDrain(h);
+    for (const h of this.vanished) deps.submitRemove(h);
     if (plan.deploy.length || plan.drain.length) deps.logger.info({ targets: held.targets, jobs: jobsByVo, ...plan }, 'scaling');
     return plan;
   }
 
-  /** Running jobs per node from the batch system, updating when each node went idle. */
+  /** Running jobs per node from the batch system, updating when each node went idle and which vanished. */
   private async trackIdle(now: number): Promise<Map<string, number>> {
     const jobs = new Map<string, number>();
+    const running = new Set(this.deps.nodes().filter((n) => n.state === 'running').map((n) => n.hostname));
+    this.vanished = [];
     for (const h of await this.deps.batch.hosts()) {
+      // Its daemon stopped reporting while vonode thought it ran: the VM died or hangs. Take it out (and its VM down).
+      if (h.state === 'unreachable' && running.has(h.hostname)) this.vanished.push(h.hostname);
       if (h.state !== 'available' && h.state !== 'disabled') continue;
       jobs.set(h.hostname, h.runningJobs);
       if (h.runningJobs > 0) this.idleSince.delete(h.hostname);

@@ -35,6 +35,8 @@ export interface SiteAgent {
 export interface SiteOptions {
   agents: Array<{ name: string; failStart?: boolean; bootDelay?: string; simulated?: Record<string, unknown> }>;
   poolSize: number;
+  /** The pool's (hostname, IP) pairs when they must match a cluster's addresses (default vwn-001… on 10.77.0.x). */
+  poolAddresses?: Array<{ hostname: string; ip: string }>;
   /** The policy, or a function of the site's test appliance returning it (default: defaultPolicy()). */
   policy?: Record<string, unknown> | ((appliance: { disk: { url: string; sha256: string } }) => Record<string, unknown>);
   coordinator?: Record<string, unknown>;
@@ -152,7 +154,9 @@ export class TestSite {
 
   private coordinatorYaml(): Record<string, unknown> {
     const pool = Array.from({ length: this.options.poolSize }, (_, i) => ({
-      hostname: `vwn-${String(i + 1).padStart(3, '0')}`, ip: `10.77.0.${10 + i}`, mac: `52:54:00:77:00:${(16 + i).toString(16).padStart(2, '0')}`,
+      hostname: this.options.poolAddresses?.[i]?.hostname ?? `vwn-${String(i + 1).padStart(3, '0')}`,
+      ip: this.options.poolAddresses?.[i]?.ip ?? `10.77.0.${10 + i}`,
+      mac: `52:54:00:77:00:${(16 + i).toString(16).padStart(2, '0')}`,
     }));
     return {
       site: 'test-site', listen: `127.0.0.1:${this.coordinatorPort}`, stateDb: path.join(this.dir, 'coordinator/state.db'),

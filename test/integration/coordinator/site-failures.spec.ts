@@ -2,26 +2,11 @@ import { expect } from 'chai';
 import { HostState, NodeState, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import type { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
 import { TestSite, type SiteAgent } from '../../helpers/site-harness.js';
+import { collect, until } from '../../helpers/wait.js';
 
 // Failure handling with real processes: a host whose hypervisor fails, a
 // coordinator SIGKILLed in the middle of deployments, an agent SIGKILLed.
 // Agents use the SIMULATED hypervisor driver (see site.spec.ts).
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function collect(stream: AsyncIterable<CoordinatorEvent>): Promise<CoordinatorEvent[]> {
-  const out: CoordinatorEvent[] = [];
-  for await (const e of stream) out.push(e);
-  return out;
-}
 
 /** Every vonode domain the agents really run, as hostname → agent names. */
 async function realDomains(site: TestSite, agents: SiteAgent[]): Promise<Map<string, string[]>> {

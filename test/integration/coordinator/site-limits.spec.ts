@@ -3,15 +3,10 @@ import { Edge, Phase } from '../../../shared/gen/vonode/v1/common.js';
 import { HostState, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import type { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
 import { TestSite } from '../../helpers/site-harness.js';
+import { collect } from '../../helpers/wait.js';
 
 // The queue's limits with real processes (agents on the SIMULATED hypervisor):
 // the site-wide cap on image transfers, and per-phase timeouts.
-
-async function collect(stream: AsyncIterable<CoordinatorEvent>): Promise<CoordinatorEvent[]> {
-  const out: CoordinatorEvent[] = [];
-  for await (const e of stream) out.push(e);
-  return out;
-}
 
 function phaseAt(events: CoordinatorEvent[], op: string, phase: Phase, edge: Edge): number {
   for (const e of events) {

@@ -8,26 +8,11 @@ import { CoordinatorClient, isCoordinatorCallError } from '../../../shared/rpc/c
 import { channelCredentials } from '../../../shared/rpc/credentials.js';
 import { TestSite } from '../../helpers/site-harness.js';
 import { vonode } from '../../helpers/run-vonode-cli.js';
+import { collect, until } from '../../helpers/wait.js';
 
 // A real coordinator and real agents, each its own process, over gRPC with
 // mutual TLS on loopback. The agents use the SIMULATED hypervisor driver (no
 // VM boots); the real drivers are covered by the agent's own tests.
-
-async function collect(stream: AsyncIterable<CoordinatorEvent>): Promise<CoordinatorEvent[]> {
-  const out: CoordinatorEvent[] = [];
-  for await (const e of stream) out.push(e);
-  return out;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const finalStates = (events: CoordinatorEvent[]): Map<string, number> => {
   const m = new Map<string, number>();

@@ -7,6 +7,7 @@ import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from 
 import { ProcessRunner, runChecked } from '../../../../shared/process/command-runner.js';
 import type { CoordinatorClient } from '../../../../shared/rpc/coordinator-client.js';
 import { TestSite } from '../../../helpers/site-harness.js';
+import { until } from '../../../helpers/wait.js';
 
 // Demand-driven scaling with a REAL SGE qmaster: jobs wait in bio.q and
 // fusion.q, the coordinator deploys nodes in the policy's 2:5 ratio, each
@@ -19,17 +20,6 @@ const SCRIPT = path.resolve(import.meta.dirname, '../../../../scripts/testbed/sg
 const MASTER = 'sge-master';
 const POOL = 7;
 const runner = new ProcessRunner();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('demand-driven scaling with a real SGE (coordinator, agents, qmaster, execds)', function () {
   this.timeout(300_000);

@@ -7,6 +7,7 @@ import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from 
 import { ProcessRunner, runChecked } from '../../../../shared/process/command-runner.js';
 import type { CoordinatorClient } from '../../../../shared/rpc/coordinator-client.js';
 import { TestSite } from '../../../helpers/site-harness.js';
+import { until } from '../../../helpers/wait.js';
 
 // Demand-driven scaling with a REAL Slurm 22.05 controller: jobs wait in the
 // bio and fusion partitions, the coordinator deploys nodes in the policy's
@@ -18,17 +19,6 @@ import { TestSite } from '../../../helpers/site-harness.js';
 const SCRIPT = path.resolve(import.meta.dirname, '../../../../scripts/testbed/slurm.sh');
 const POOL = 7;
 const runner = new ProcessRunner();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 describe('demand-driven scaling with a real Slurm (coordinator, agents, slurmctld, slurmd -Z)', function () {
   this.timeout(300_000);
@@ -51,13 +41,21 @@ describe('demand-driven scaling with a real Slurm (coordinator, agents, slurmctl
       return v;
     };
     // The pool's names resolve in the cluster (here: the testbed's hosts file), as DNS would.
-    for (let i = 1; i <= POOL; i++) await testbed('add-host', dir, `vwn-${String(i).padStart(3, '0')}`);
+    // Slurm reaches a dynamic node at the address it was created with (the lease's): the pool uses the cluster's addresses.
+    const poolAddresses: Array<{ hostname: string; ip: string }> = [];
+    for (let i = 1; i <= POOL; i++) {
+      const hostname = `vwn-${String(i).padStart(3, '0')}`;
+      const ip = /ip=(\S+)/.exec(await testbed('add-host', dir, hostname))?.[1];
+      if (!ip) throw new Error(`slurm.sh add-host printed no ip for ${hostname}`);
+      poolAddresses.push({ hostname, ip });
+    }
     await writeFile(path.join(dir, 'jobs', 'job.sh'), '#!/bin/sh\necho "start host=$(hostname) queue=$SLURM_JOB_PARTITION"\nsleep "$1"\necho "end ok"\n');
     await chmod(path.join(dir, 'jobs', 'job.sh'), 0o755);
     const guest = { guestCommand: ['bash', SCRIPT, 'start-slurmd', dir, '{hostname}'], haltCommand: ['bash', SCRIPT, 'stop-slurmd', dir, '{hostname}'] };
     site = new TestSite({
       agents: [{ name: 'phys-a', simulated: guest }, { name: 'phys-b', simulated: guest }],
       poolSize: POOL,
+      poolAddresses,
       coordinator: {
         batchSystem: {
           kind: 'slurm', scalingInterval: '1s',
@@ -83,9 +81,12 @@ describe('demand-driven scaling with a real Slurm (coordinator, agents, slurmctl
     })();
   });
 
-  afterEach(function () {
+  afterEach(async function () {
     // The daemons' own words are the fastest way to see why a scaling run stalled.
-    if (this.currentTest?.state === 'failed') console.log(site.recentLogs(300).split('\n').filter((l) => l.startsWith('[coordinator]')).slice(-120).join('\n'));
+    if (this.currentTest?.state !== 'failed') return;
+    console.log(site.recentLogs(2000).split('\n').filter((l) => l.startsWith('[coordinator]')).slice(-60).join('\n'));
+    console.log(await onCtl('squeue', '-a').catch((e: unknown) => String(e)));
+    console.log(await onCtl('scontrol', '--future', '--oneliner', 'show', 'node').catch((e: unknown) => String(e)));
   });
   after(async () => {
     watch.abort();
@@ -113,7 +114,7 @@ describe('demand-driven scaling with a real Slurm (coordinator, agents, slurmctl
     expect(count('bio') + count('fusion')).to.equal(POOL);
 
     // Every job runs to its end; then demand is 0 and every node drains and goes.
-    await until('all nodes gone', async () => ((await client.listNodes()).nodes.length === 0 ? true : undefined), 120_000);
+    await until('all nodes gone', async () => ((await client.listNodes()).nodes.length === 0 ? true : undefined), 60_000);
     const outputs = await Promise.all(jobs.map(async (j) => ({ ...j, out: await readFile(path.join(dir, 'jobs', `job-${j.id}.out`), 'utf8').catch(() => '') })));
     // A pool triple may serve bio, then fusion: keep every VO a hostname served.
     const vosOfNode = new Map<string, Set<string>>();
