@@ -117,7 +117,7 @@ describe('vonode CLI (spawned) against CannedCoordinatorDouble', function () {
     expect(lines[1]!.split(/\s+/)).to.deep.equal(['vo-bio-01', 'phys01', 'bio', '0.02', '96.8', '4.58', '3.00', '10.7', '1.50', '-', '-', '116.6']);
     expect(lines.some((l) => l.startsWith('median'))).to.equal(true);
     const removals = await vonode([...at, 'timings', '--removals', '--limit', '5']);
-    expect(removals.out.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NODE', 'HOST', 'VO', 'OP', 'RC', 'VMD', 'DHR', 'DKR', 'SR', 'TOTAL']);
+    expect(removals.out.split('\n')[0]!.split(/\s+/)).to.deep.equal(['NODE', 'HOST', 'VO', 'OP', 'DRN', 'RC', 'VMD', 'DHR', 'DKR', 'SR', 'TOTAL']);
     expect(double.calls.filter((c) => c.method === 'Timings').at(-1)?.request).to.deep.equal({ limit: 5 });
   });
 
