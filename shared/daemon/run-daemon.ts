@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/load-yaml.js';
+import { createLogger, type Logger } from '../logger.js';
+
+/** What a daemon entry point plugs in. */
+export interface DaemonSpec<C> {
+  /** Program name, for logs and messages. */
+  name: string;
+  usage: string;
+  /** Reads and validates the config file. Throws ConfigError. */
+  load(file: string): Promise<C>;
+  /** Builds and starts the daemon. Throws ConfigError for a config the daemon cannot use. */
+  start(config: C, logger: Logger, insecure: boolean): Promise<{ shutdown(): Promise<void> }>;
+  /** Logged when SIGTERM/SIGINT arrives (what happens to the work in flight). */
+  stopping: string;
+}
+
+/**
+ * The shared life of vonode's daemons: `--config FILE [--insecure] [--check]`
+ * (node:util parseArgs is enough for three flags; the admin CLI uses
+ * commander), config errors as exit 2 with every field named, a graceful
+ * shutdown on SIGTERM/SIGINT, and the exit code. Never returns.
+ */
+export function runDaemon<C>(spec: DaemonSpec<C>): void {
+  main(spec).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${spec.name}: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
+
+async function main<C>(spec: DaemonSpec<C>): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: { config: { type: 'string' }, insecure: { type: 'boolean', default: false }, check: { type: 'boolean', default: false }, help: { type: 'boolean' } },
+    }));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${spec.usage}\n`);
+    return 2;
+  }
+  if (values.help || !values.config) {
+    process.stderr.write(spec.usage + '\n');
+    return values.help ? 0 : 2;
+  }
+  const logger = createLogger(spec.name);
+  let daemon: { shutdown(): Promise<void> };
+  try {
+    const config = await spec.load(values.config);
+    if (values.check) {
+      process.stdout.write(`${values.config}: OK\n`);
+      return 0;
+    }
+    daemon = await spec.start(config, logger, values.insecure ?? false);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      logger.info({ signal }, spec.stopping);
+      daemon.shutdown().then(resolve, resolve);
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
