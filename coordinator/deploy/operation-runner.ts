@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { status } from '@grpc/grpc-js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -56,7 +57,10 @@ const REMOVAL_RETRY_PAUSE_MS = 2000;
 export class OperationRunner implements AttemptStarter {
   private readonly abort = new AbortController();
 
-  constructor(private readonly deps: OperationRunnerDeps) {}
+  constructor(private readonly deps: OperationRunnerDeps) {
+    // Every running attempt listens on this one signal (hundreds at scale): not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Starts a deployment attempt on `host` (the queue already holds the host's slot). */
   startDeploy(op: OperationRecord, host: string, app: VoAppliance): void {

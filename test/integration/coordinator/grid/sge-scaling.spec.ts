@@ -84,10 +84,12 @@ describe('demand-driven scaling with a real SGE (coordinator, agents, qmaster, e
     const jobs: Array<{ id: string; queue: string }> = [];
     for (const queue of ['bio.q', 'fusion.q']) {
       for (let i = 0; i < 10; i++) {
-        const id = await onMaster('runuser', '-u', 'nobody', '--', 'qsub', '-terse', '-q', queue, '-wd', path.join(dir, 'jobs'), '-o', path.join(dir, 'jobs'), '-j', 'y', path.join(dir, 'jobs', 'job.sh'), '6');
+        // Held until all are in: the coordinator must see both VOs' demand at once, not bio's first.
+        const id = await onMaster('runuser', '-u', 'nobody', '--', 'qsub', '-terse', '-h', '-q', queue, '-wd', path.join(dir, 'jobs'), '-o', path.join(dir, 'jobs'), '-j', 'y', path.join(dir, 'jobs', 'job.sh'), '6');
         jobs.push({ id, queue });
       }
     }
+    await onMaster('runuser', '-u', 'nobody', '--', 'qrls', ...jobs.map((j) => j.id));
     // Capacity is the pool (7): the fair shares of 2:5 with both VOs short of nodes.
     const peak = await until('the pool full of running nodes', async () => {
       const { nodes } = await client.listNodes();
