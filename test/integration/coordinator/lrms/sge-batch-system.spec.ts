@@ -7,6 +7,7 @@ import { SgeBatchSystem } from '../../../../coordinator/lrms/sge/sge-batch-syste
 import type { NodeRecord } from '../../../../coordinator/store/records.js';
 import { silentLogger } from '../../../../shared/logger.js';
 import { ProcessRunner, runChecked } from '../../../../shared/process/command-runner.js';
+import { sleep, until } from '../../../helpers/wait.js';
 
 // A real sge_qmaster and real sge_execds, each "host" a network + UTS
 // namespace made by scripts/testbed/sge.sh (the execds stand in for the VMs).
@@ -16,19 +17,6 @@ const runner = new ProcessRunner();
 
 function node(hostname: string, ip: string, vo = 'bio'): NodeRecord {
   return { hostname, ip, mac: '52:54:00:00:00:01', vo, host: 'h1', state: 'running', operationId: 'op', sinceMs: 0, error: '' };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every `everyMs` until it returns a value other than undefined; throws after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 describe('coordinator/lrms/SgeBatchSystem (real qmaster and execds in namespaces)', function () {

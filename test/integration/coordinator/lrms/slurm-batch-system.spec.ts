@@ -9,6 +9,7 @@ import { parseSqueueJobs } from '../../../../coordinator/lrms/slurm/slurm-json.j
 import type { NodeRecord } from '../../../../coordinator/store/records.js';
 import { silentLogger } from '../../../../shared/logger.js';
 import { ProcessRunner, runChecked } from '../../../../shared/process/command-runner.js';
+import { sleep, until } from '../../../helpers/wait.js';
 
 // A real munged + slurmctld and real `slurmd -Z` dynamic nodes, each node a
 // network + mount + UTS namespace made by scripts/testbed/slurm.sh (the
@@ -18,19 +19,6 @@ const runner = new ProcessRunner();
 
 function node(hostname: string, ip: string, vo = 'bio'): NodeRecord {
   return { hostname, ip, mac: '52:54:00:00:00:01', vo, host: 'h1', state: 'running', operationId: 'op', sinceMs: 0, error: '' };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` every `everyMs` until it returns a value other than undefined; throws after `timeoutMs`. */
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 describe('coordinator/lrms/SlurmBatchSystem (real slurmctld and slurmd -Z nodes in namespaces)', function () {
