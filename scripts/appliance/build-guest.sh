@@ -6,23 +6,50 @@
 # so image propagation has something to move).
 #
 # Usage: scripts/appliance/build-guest.sh OUTDIR [--vo NAME] [--payload-mb N]
+#          [--vo-appliance [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME]]
 # Writes OUTDIR/{vmlinuz,initrd.gz,disk.qcow2,manifest.json}. Idempotent;
 # the kernel package is cached in ${VONODE_CACHE:-/var/cache/vonode-build}.
+#
+# --vo-appliance (what scripts/appliance/build-vo-appliance.sh asks for) adds
+# to the initramfs: the VO marker /etc/vonode-vo and /usr/local/bin/<vo>-tool,
+# sge_execd/sge_shepherd with every shared library they need (from the
+# installed Debian gridengine-exec), a passwd/group with sgeadmin and
+# unprivileged job users, an SGE cell (--sge-cell-dir copies a cell's common/
+# directory; default: the package's bootstrap), and an init step that, after
+# the DHCP lease, reads vonode.sge_master= vonode.sge_master_ip=
+# vonode.sge_cell= vonode.sge_root= (optional vonode.hostname=
+# vonode.sge_spool=) from the kernel command line, writes /etc/hosts and
+# starts sge_execd. Without it the build is the plain test appliance.
 set -euo pipefail
 
 die() { echo "build-guest: $*" >&2; exit 1; }
-[ $# -ge 1 ] || die "usage: build-guest.sh OUTDIR [--vo NAME] [--payload-mb N]"
+[ $# -ge 1 ] || die "usage: build-guest.sh OUTDIR [--vo NAME] [--payload-mb N] [--vo-appliance [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME]]"
 out=$1; shift
 vo=test; payload_mb=0
+vo_appliance=0; appliance_id=; sge_cell_dir=; job_user=vojob
 while [ $# -gt 0 ]; do
   case $1 in
     --vo) vo=${2:?--vo needs a name}; shift 2 ;;
     --payload-mb) payload_mb=${2:?--payload-mb needs a number}; shift 2 ;;
+    --vo-appliance) vo_appliance=1; shift ;;
+    --appliance-id) appliance_id=${2:?--appliance-id needs an id}; shift 2 ;;
+    --sge-cell-dir) sge_cell_dir=${2:?--sge-cell-dir needs a directory}; shift 2 ;;
+    --job-user) job_user=${2:?--job-user needs a name}; shift 2 ;;
     *) die "unknown argument $1" ;;
   esac
 done
 [[ $vo =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "--vo must be a VO name (a-z, 0-9, _ -)"
 [[ $payload_mb =~ ^[0-9]+$ ]] || die "--payload-mb must be a whole number"
+if [ "$vo_appliance" = 0 ]; then
+  [ -z "$appliance_id$sge_cell_dir" ] || die "--appliance-id and --sge-cell-dir need --vo-appliance"
+else
+  [ -n "$appliance_id" ] || appliance_id=$vo-$(date -u +%Y%m%d%H%M%S)
+  [[ $appliance_id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "--appliance-id must be 1-64 of A-Z a-z 0-9 . _ -"
+  [[ $job_user =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "--job-user must be a user name"
+  if [ -n "$sge_cell_dir" ]; then
+    [ -f "$sge_cell_dir/bootstrap" ] || die "--sge-cell-dir $sge_cell_dir has no bootstrap (give the cell's common/ directory)"
+  fi
+fi
 [ "$(id -u)" = 0 ] || die "run as root (apt-get download, mkfs)"
 
 cache=${VONODE_CACHE:-/var/cache/vonode-build}
@@ -111,11 +138,16 @@ echo "VONODE-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) ip=$(cat /run/ip 2
 while true; do sleep 3600; done
 INIT
 chmod +x "$tree/init"
+if [ "$vo_appliance" = 1 ]; then
+  # shellcheck source=scripts/appliance/vo-layer.sh
+  . "$(dirname "$0")/vo-layer.sh"
+  add_vo_layer
+fi
 (cd "$tree" && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$work/initrd.gz"
 
 # --- disk with the VO marker (and payload) -------------------------------------
 mkdir -p "$work/disk"
-echo "vo=$vo appliance=$vo-$(date -u +%Y%m%d%H%M%S)" > "$work/disk/appliance-id"
+echo "vo=$vo appliance=${appliance_id:-$vo-$(date -u +%Y%m%d%H%M%S)}" > "$work/disk/appliance-id"
 [ "$payload_mb" -gt 0 ] && head -c "${payload_mb}M" /dev/urandom > "$work/disk/payload.bin"
 size_mb=$(( payload_mb + payload_mb / 10 + 16 ))
 mkfs.ext4 -q -F -L "vonode-$vo" -d "$work/disk" "$work/disk.raw" "${size_mb}M"
@@ -124,7 +156,9 @@ qemu-img convert -f raw -O qcow2 "$work/disk.raw" "$work/disk.qcow2"
 cp "$kroot/boot/vmlinuz-$krel" "$work/vmlinuz"
 for f in vmlinuz initrd.gz disk.qcow2; do mv "$work/$f" "$out/$f"; done
 entry() { printf '"%s": {"sha256": "%s", "bytes": %s}' "$1" "$(sha256sum "$out/$1" | cut -d' ' -f1)" "$(stat -c %s "$out/$1")"; }
+extra=
+[ "$vo_appliance" = 0 ] || extra=" \"applianceId\": \"$appliance_id\", \"voAppliance\": true,"
 cat > "$out/manifest.json" <<JSON
-{ "vo": "$vo", "kernelRelease": "$krel", "files": { $(entry vmlinuz), $(entry initrd.gz), $(entry disk.qcow2) } }
+{ "vo": "$vo",$extra "kernelRelease": "$krel", "files": { $(entry vmlinuz), $(entry initrd.gz), $(entry disk.qcow2) } }
 JSON
 echo "build-guest: $out (vo=$vo kernel=$krel, disk $(stat -c %s "$out/disk.qcow2") bytes)"

@@ -1,0 +1,128 @@
+# Sourced by build-guest.sh --vo-appliance (not run on its own): adds to the
+# initramfs tree what makes the test appliance a VO appliance.
+# Uses build-guest.sh's variables: tree vo appliance_id sge_cell_dir job_user,
+# and its die().
+#
+# Added to the tree:
+#   /etc/vonode-vo                      "vo=<vo> appliance=<id>"
+#   /usr/local/bin/<vo>-tool            prints vo=, appliance= and the guest kernel
+#   /usr/lib/gridengine/sge_{execd,shepherd,coshepherd} (+ /usr/sbin links)
+#   /lib/x86_64-linux-gnu/..., /lib64/ld-linux-x86-64.so.2   their libraries (ldd)
+#   /etc/{passwd,group,nsswitch.conf,services}   root, SGE admin user, nobody,
+#                                       the job user (uid 1000); no job runs as root
+#   /etc/vonode/sge-cell/               the cell's common/ files (bootstrap, ...)
+#   /etc/vonode/vo-init.sh              boot step run by /init after the DHCP lease
+
+add_vo_layer() {
+  local f lib bin admin admin_uid admin_gid
+  dpkg-query -W -f='${Status}\n' gridengine-exec 2>/dev/null | grep -q 'install ok installed' \
+    || die "gridengine-exec is not installed (scripts/testbed/sge.sh install)"
+  command -v ldd >/dev/null || die "ldd is missing (libc-bin)"
+
+  # --- the VO marker and tool ---------------------------------------------------
+  mkdir -p "$tree/etc/vonode" "$tree/usr/local/bin" "$tree/usr/sbin" "$tree/home" "$tree/var/spool/gridengine/execd"
+  chmod 1777 "$tree/tmp"
+  printf 'vo=%s appliance=%s\n' "$vo" "$appliance_id" > "$tree/etc/vonode-vo"
+  printf 'VONODE_VO=%s\nVONODE_APPLIANCE=%s\n' "$vo" "$appliance_id" > "$tree/etc/vonode/vo.env"
+  cat > "$tree/usr/local/bin/$vo-tool" <<TOOL
+#!/bin/sh
+# $vo-tool: proves which VO's appliance (and guest kernel) a job runs in.
+echo "vo=$vo appliance=$appliance_id kernel=\$(uname -r)"
+TOOL
+  chmod 755 "$tree/usr/local/bin/$vo-tool"
+
+  # --- sge_execd and friends with every library ldd names -----------------------
+  copy_with_libs() {   # FILE: FILE and its libraries to the same paths in the tree
+    local file=$1 l
+    install -D -m 755 "$file" "$tree$file"
+    for l in $(ldd "$file" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+      [ -e "$tree$l" ] || install -D -m 755 "$(readlink -f "$l")" "$tree$l"
+    done
+    if ldd "$file" | grep -q 'not found'; then die "$file: libraries not found on this machine"; fi
+  }
+  for bin in sge_execd sge_shepherd sge_coshepherd; do
+    f=$(dpkg -L gridengine-exec | grep -x "/usr/lib/gridengine/$bin") || die "gridengine-exec has no /usr/lib/gridengine/$bin"
+    copy_with_libs "$f"
+    ln -sfn "../lib/gridengine/$bin" "$tree/usr/sbin/$bin"
+  done
+
+  # --- the cell: a given common/ directory, or the package's bootstrap ----------
+  mkdir -p "$tree/etc/vonode/sge-cell"
+  if [ -n "$sge_cell_dir" ]; then
+    cp -rL "$sge_cell_dir/." "$tree/etc/vonode/sge-cell/"
+  else
+    [ -f /usr/share/gridengine/default-bootstrap ] || die "no /usr/share/gridengine/default-bootstrap (gridengine-common)"
+    cp /usr/share/gridengine/default-bootstrap "$tree/etc/vonode/sge-cell/bootstrap"
+  fi
+  admin=$(awk '$1 == "admin_user" {print $2}' "$tree/etc/vonode/sge-cell/bootstrap")
+  [[ $admin =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "bootstrap names no usable admin_user"
+  [ "$admin" != root ] || die "admin_user root: the appliance runs sge_execd as an unprivileged admin user"
+  [ "$admin" != "$job_user" ] || die "--job-user must differ from the SGE admin user"
+  admin_uid=$(id -u "$admin" 2>/dev/null || echo 999); admin_gid=$(id -g "$admin" 2>/dev/null || echo 999)
+
+  # --- users: jobs never run as root ----------------------------------------------
+  cat > "$tree/etc/passwd" <<PASSWD
+root:x:0:0:root:/root:/bin/sh
+$admin:x:$admin_uid:$admin_gid:Grid Engine admin:/var/spool/gridengine:/bin/false
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+$job_user:x:1000:1000:$vo job user:/home/$job_user:/bin/sh
+PASSWD
+  cat > "$tree/etc/group" <<GROUP
+root:x:0:
+$admin:x:$admin_gid:
+nogroup:x:65534:
+$job_user:x:1000:
+GROUP
+  mkdir -p "$tree/home/$job_user" "$tree/root"
+  chown 1000:1000 "$tree/home/$job_user"
+  chown "$admin_uid:$admin_gid" "$tree/var/spool/gridengine/execd"
+  printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$tree/etc/nsswitch.conf"
+  printf 'sge-qmaster\t6444/tcp\tsge_qmaster\nsge-execd\t6445/tcp\tsge_execd\n' > "$tree/etc/services"
+
+  # --- the boot step -----------------------------------------------------------------
+  cat > "$tree/etc/vonode/vo-init.sh" <<'VOINIT'
+#!/bin/sh
+# VO appliance boot step, run by /init after the DHCP lease: show the VO
+# marker and tool, then configure the SGE cell from the kernel command line
+# (vonode.sge_master= vonode.sge_master_ip= vonode.sge_cell= vonode.sge_root=,
+# optional vonode.hostname= vonode.sge_spool=) and start sge_execd.
+. /etc/vonode/vo.env
+echo "VONODE-VO-MARKER $(cat /etc/vonode-vo)" > /dev/console
+echo "VONODE-VO-TOOL $(/usr/local/bin/"$VONODE_VO"-tool)" > /dev/console
+arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac; done; }
+master=$(arg vonode.sge_master); master_ip=$(arg vonode.sge_master_ip)
+cell=$(arg vonode.sge_cell); cell=${cell:-default}
+root=$(arg vonode.sge_root); root=${root:-/opt/sge}
+spool=$(arg vonode.sge_spool); name=$(arg vonode.hostname)
+ip=$(cat /run/ip 2>/dev/null)
+[ -n "$name" ] && hostname "$name"
+h=$(hostname)
+case $h in ''|'(none)'|localhost) h=vwn-$(echo "${ip:-0.0.0.0}" | tr . -); hostname "$h" ;; esac
+{ echo "127.0.0.1 localhost"
+  [ -n "$ip" ] && echo "$ip $h"
+  [ -n "$master" ] && [ -n "$master_ip" ] && echo "$master_ip $master"; } > /etc/hosts
+if [ -z "$master" ]; then
+  echo "VONODE-SGE-EXECD-SKIPPED reason=no-vonode.sge_master" > /dev/console
+  exit 0
+fi
+admin=$(awk '$1 == "admin_user" {print $2}' /etc/vonode/sge-cell/bootstrap)
+mkdir -p "$root/$cell" "$root/bin"
+rm -rf "$root/$cell/common"; cp -r /etc/vonode/sge-cell "$root/$cell/common"
+echo "$master" > "$root/$cell/common/act_qmaster"
+ln -sfn /usr/lib/gridengine "$root/bin/lx-amd64"
+chown -R "$admin" "$root/$cell"
+[ -n "$spool" ] && mkdir -p "$spool" && chown "$admin" "$spool"
+echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none}" > /dev/console
+# sge_execd daemonises once it has its configuration from the qmaster; it
+# may wait for the qmaster first, so it starts in the background.
+( cd /
+  SGE_ROOT=$root SGE_CELL=$cell SGE_ARCH=lx-amd64 SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 \
+    /usr/sbin/sge_execd > /run/sge_execd.out 2>&1
+  echo "VONODE-SGE-EXECD-EXIT rc=$? $(tr '\n' ' ' < /run/sge_execd.out | cut -c1-400)" > /dev/console ) &
+exit 0
+VOINIT
+  chmod 755 "$tree/etc/vonode/vo-init.sh"
+  # /init runs the step just before its readiness line.
+  grep -q '^echo "VONODE-GUEST-READY' "$tree/init" || die "/init has no readiness line to hook into"
+  sed -i 's|^echo "VONODE-GUEST-READY|[ -x /etc/vonode/vo-init.sh ] \&\& /etc/vonode/vo-init.sh\n&|' "$tree/init"
+}
