@@ -119,6 +119,8 @@ describe('agent/coordinator-link', () => {
     expect(logs.filter((l) => l.level >= WARN && /Heartbeat failed/.test(l.msg))).to.have.length(1);
     await double.start(port); // a restart: it has forgotten the agent
     await double.waitFor('a second registration', () => double.registrations.length === 2, 10_000);
+    // The double counts the request on arrival; the link is registered once it has read the answer.
+    await double.waitFor('the link to read the answer', () => link.state === 'registered', 5_000);
     expect(link.state).to.equal('registered');
   });
 
