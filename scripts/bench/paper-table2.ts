@@ -1,0 +1,233 @@
+// The paper's Table 2 experiment on this machine: 1, 2 and 3 VMs deployed at
+// once on one testbed host, through a real vonode-agent with QEMU (TCG) guests,
+// the image repository behind one shared rate-limited link.
+//  - paper mode: every VM copies the full image, all at the same time (each VM
+//    gets its own copy of the disk under its own URL and sha256, so nothing is
+//    shared; allow_parallel = true), as the 2007 prototype did;
+//  - vonode mode: the normal path (content-addressed cache, one download shared
+//    by all N, qcow2 overlays, host-side work serialized), cold cache per batch.
+// Prints per-VM phase durations per batch, then the paper's totals next to both
+// modes with the ratios.
+// Usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb 300] [--rate-mbit 100] [--max-vms 3] [--timeout-s 1500] [--progress]
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { appendFile, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { AgentHost } from '../testbed/lib/agent-host.js';
+import { ensureAppliance, type ApplianceFile, type ApplianceManifest } from '../testbed/lib/appliance.js';
+import { systemClock } from '../../shared/clock.js';
+import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
+import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
+import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
+import type { PhaseMark } from '../../shared/phases.js';
+
+const { values } = parseArgs({
+  options: {
+    'payload-mb': { type: 'string', default: '300' },
+    'rate-mbit': { type: 'string', default: '100' },
+    'max-vms': { type: 'string', default: '3' },
+    'timeout-s': { type: 'string', default: '1500' },
+    progress: { type: 'boolean', default: false },
+  },
+});
+const payloadMb = Number(values['payload-mb']);
+const rateMbit = Number(values['rate-mbit']);
+const maxVms = Number(values['max-vms']);
+const timeoutS = Number(values['timeout-s']);
+const COLS = ['CR', 'PT', 'DA', 'VMB', 'VMR'] as const;
+/** Table 2 of the paper (seconds, average of 25 runs; SR omitted here, there is no SGE). */
+const PAPER: Record<number, { CR: number; PT: number; DA: number; VMB: number; VMR: number; SR: number; Total: number }> = {
+  1: { CR: 2, PT: 96.8, DA: 4.58, VMB: 3, VMR: 10.67, SR: 1.5, Total: 118.58 },
+  2: { CR: 2.54, PT: 279.58, DA: 4.82, VMB: 6.44, VMR: 11.73, SR: 1.88, Total: 308.02 },
+  3: { CR: 1, PT: 472, DA: 3.75, VMB: 5.8, VMR: 11.83, SR: 1.5, Total: 495.88 },
+};
+const PREFIX = '10.213.31';
+
+type Mode = 'paper' | 'vonode';
+interface Images {
+  shared: ApplianceFile;
+  /** One distinct disk per VM slot (paper mode): disk-vmN.qcow2. */
+  perVm: ApplianceFile[];
+}
+
+/** Everything is aborted when the run's time bound is exceeded or on SIGINT/SIGTERM. */
+const abort = new AbortController();
+const deadline = setTimeout(() => abort.abort(new Error(`time bound of ${timeoutS} s exceeded`)), timeoutS * 1000);
+deadline.unref();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => abort.abort(new Error(`interrupted by ${sig}`)));
+
+async function sha256Of(file: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** Repository directory: the appliance, plus one copy of the disk per VM slot with distinct trailing bytes. */
+async function prepareRepo(app: ApplianceManifest, dir: string, slots: number): Promise<Images> {
+  await mkdir(dir, { recursive: true });
+  for (const f of ['vmlinuz', 'initrd.gz', 'disk.qcow2']) await copyFile(path.join(app.dir, f), path.join(dir, f));
+  const perVm: ApplianceFile[] = [];
+  for (let i = 1; i <= slots; i++) {
+    const file = path.join(dir, `disk-vm${i}.qcow2`);
+    await copyFile(path.join(app.dir, 'disk.qcow2'), file);
+    // Bytes past the qcow2's last cluster: ignored by QEMU, but a different sha256.
+    const tail = Buffer.from(`vonode-paper-table2-vm${i}\n`);
+    await appendFile(file, tail);
+    perVm.push({ sha256: await sha256Of(file), bytes: app.files['disk.qcow2'].bytes + tail.length });
+  }
+  return { shared: app.files['disk.qcow2'], perVm };
+}
+
+function vm(host: AgentHost, app: ApplianceManifest, images: Images, mode: Mode, slot: number, n: number): VmSpec {
+  const f = app.files;
+  const disk = mode === 'paper'
+    ? { url: `${host.imageUrl}/disk-vm${slot + 1}.qcow2`, sha256: images.perVm[slot]!.sha256, sizeBytes: images.perVm[slot]!.bytes }
+    : { url: `${host.imageUrl}/disk.qcow2`, sha256: images.shared.sha256, sizeBytes: images.shared.bytes };
+  return {
+    hostname: `vwn-t2-${String(n).padStart(3, '0')}`, ip: `${PREFIX}.${10 + n}`, mac: `52:54:00:31:00:${n.toString(16).padStart(2, '0')}`, vo: 'bench',
+    disk,
+    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: f.vmlinuz.sha256, sizeBytes: f.vmlinuz.bytes },
+    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: f['initrd.gz'].sha256, sizeBytes: f['initrd.gz'].bytes },
+    cmdline: 'console=ttyS0 panic=-1 quiet', vcpus: 1, memoryMb: 256,
+  };
+}
+
+interface Deployed {
+  marks: PhaseMark[];
+  /** Local monotonic time the VMR end event arrived. */
+  vmrEndAt: number;
+}
+
+async function deploy(host: AgentHost, spec: VmSpec, allowParallel: boolean): Promise<Deployed> {
+  const marks: PhaseMark[] = [];
+  let vmrEndAt = NaN;
+  for await (const e of host.client!.deploy({ vm: spec, allowParallel }, abort.signal)) {
+    if (e.event?.$case !== 'phase') continue;
+    const mark = phaseMarkFromWire(e.event.value);
+    marks.push(mark);
+    if (mark.phase === 'VMR' && mark.edge === 'end') vmrEndAt = systemClock.monotonicMs();
+    if (values.progress && mark.edge === 'end') {
+      const extra = Object.entries(mark.details).map(([k, v]) => `${k}=${v}`).join(' ');
+      process.stderr.write(`  ${spec.hostname} ${mark.phase.padEnd(3)} done in ${((mark.durationMs ?? 0) / 1000).toFixed(3)} s ${extra}\n`);
+    }
+  }
+  return { marks, vmrEndAt };
+}
+
+async function removeAll(host: AgentHost, signal?: AbortSignal): Promise<void> {
+  for (const d of (await host.client!.listDomains()).domains) {
+    for await (const _ of host.client!.remove({ hostname: d.spec!.hostname }, signal)) void _;
+  }
+}
+
+async function evictAll(host: AgentHost): Promise<void> {
+  for (const i of (await host.client!.listImages()).images) {
+    await new Promise<void>((res, rej) => host.client!.raw.evictImage({ sha256: i.sha256 }, (e) => (e ? rej(e) : res())));
+  }
+}
+
+function row(label: string, marks: PhaseMark[]): string {
+  const d = (p: string): number => (marks.find((m) => m.phase === p && m.edge === 'end')?.durationMs ?? NaN) / 1000;
+  const total = (marks[marks.length - 1]!.monotonicMs - marks[0]!.monotonicMs) / 1000;
+  const pt = marks.find((m) => m.phase === 'PT' && m.edge === 'end')?.details ?? {};
+  // Time spent in the per-host queue before PT starts (not part of any phase column).
+  const wait = Number(marks.find((m) => m.phase === 'PT' && m.edge === 'start')?.details['queue_wait_ms'] ?? NaN) / 1000;
+  return `${label.padEnd(20)} ${COLS.map((c) => d(c).toFixed(2).padStart(7)).join(' ')} ${total.toFixed(2).padStart(8)}   ${wait.toFixed(2).padStart(7)} ${(pt['bytes'] ?? '?').padStart(10)} ${pt['cache_hit'] === 'true' ? 'hit' : 'miss'}`;
+}
+
+let counter = 0;
+
+/** Deploys `count` VMs at once from a clean, cold host; returns the batch wall time (first request to last VMR end), seconds. */
+async function batch(host: AgentHost, app: ApplianceManifest, images: Images, mode: Mode, count: number): Promise<number> {
+  await removeAll(host, abort.signal);
+  await evictAll(host);
+  const specs = Array.from({ length: count }, (_, slot) => vm(host, app, images, mode, slot, ++counter));
+  const t0 = systemClock.monotonicMs();
+  const all = await Promise.all(specs.map((s) => deploy(host, s, mode === 'paper')));
+  const wall = (Math.max(...all.map((d) => d.vmrEndAt)) - t0) / 1000;
+  const label = `${mode === 'paper' ? 'paper mode' : 'vonode'} ${count} VM${count > 1 ? 's' : ''}`;
+  all.forEach((d, i) => console.log(row(`${label} #${i + 1}`, d.marks)));
+  console.log(`${''.padEnd(20)} batch wall time (first request to last VMR end): ${wall.toFixed(2)} s`);
+  await removeAll(host, abort.signal);
+  return wall;
+}
+
+/** PIDs living in the host's namespace (the agent's QEMU guests and helpers). */
+async function namespacePids(name: string): Promise<number[]> {
+  const r = await new ProcessRunner().run(['ip', 'netns', 'pids', name]).catch(() => undefined);
+  return (r?.stdout ?? '').split(/\s+/).filter(Boolean).map(Number).filter((p) => p > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The agent runs as installed: compiled JavaScript, not the sources through tsx.
+await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+const app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
+const workDir = path.join(os.tmpdir(), `vonode-table2-${process.pid}`);
+const images = await prepareRepo(app, path.join(workDir, 'repo'), maxVms);
+const host = new AgentHost({
+  name: `vnt2-${process.pid}`, prefix: PREFIX, workDir: path.join(workDir, 'host'),
+  imageDir: path.join(workDir, 'repo'), imageRateMbit: rateMbit, useBuild: true,
+  agentConfig: { deploy: { shutdownTimeout: '20s', vmrTimeout: '300s' } },
+});
+const paperWall: Record<number, number> = {};
+const vonodeWall: Record<number, number> = {};
+let failed = false;
+try {
+  await host.start();
+  const imageBytes = Object.values(app.files).reduce((s, f) => s + f.bytes, 0);
+  console.log(`appliance: ${(imageBytes / 1e6).toFixed(1)} MB (disk ${(app.files['disk.qcow2'].bytes / 1e6).toFixed(1)} MB), shared repository link ${rateMbit} Mbit/s, QEMU TCG, ${os.cpus().length} cores`);
+  console.log(`one full image over the link: ${((imageBytes * 8) / (rateMbit * 1e6)).toFixed(2)} s; paper mode N VMs need N times that (N disks over one link)`);
+  console.log(`\npaper (2007) Table 2, seconds:`);
+  console.log(`${'VMs'.padEnd(20)} ${[...COLS, 'SR'].map((c) => c.padStart(7)).join(' ')} ${'Total'.padStart(8)}`);
+  for (const n of [1, 2, 3]) {
+    const p = PAPER[n]!;
+    console.log(`${String(n).padEnd(20)} ${[...COLS, 'SR' as const].map((c) => p[c].toFixed(2).padStart(7)).join(' ')} ${p.Total.toFixed(2).padStart(8)}`);
+  }
+  console.log(`\nhere, seconds (Total = CR start to VMR end per VM; queued = wait in the host's deployment queue before PT, in Total but in no phase column):`);
+  console.log(`${'deployment'.padEnd(20)} ${COLS.map((c) => c.padStart(7)).join(' ')} ${'Total'.padStart(8)}   ${'queued'.padStart(7)} ${'PT bytes'.padStart(10)} cache`);
+  for (let n = 1; n <= maxVms; n++) {
+    paperWall[n] = await batch(host, app, images, 'paper', n);
+    vonodeWall[n] = await batch(host, app, images, 'vonode', n);
+  }
+  const f = (x: number | undefined, w: number): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(2)).padStart(w);
+  console.log(`\nsummary (batch wall time, seconds):`);
+  console.log(`${'N'.padStart(2)} | ${'paper 2007'.padStart(10)} | ${'paper mode here'.padStart(15)} | ${'vonode here'.padStart(11)} | ${'vonode/paper-mode'.padStart(17)} | ${'paper 2007 N/1'.padStart(14)} | ${'paper mode N/1'.padStart(14)} | ${'vonode N/1'.padStart(10)}`);
+  for (let n = 1; n <= maxVms; n++) {
+    const paper = PAPER[n];
+    console.log(`${String(n).padStart(2)} | ${f(paper?.Total, 10)} | ${f(paperWall[n], 15)} | ${f(vonodeWall[n], 11)} | ${f(vonodeWall[n]! / paperWall[n]!, 17)} | ${f(paper ? paper.Total / PAPER[1]!.Total : undefined, 14)} | ${f(paperWall[n]! / paperWall[1]!, 14)} | ${f(vonodeWall[n]! / vonodeWall[1]!, 10)}`);
+  }
+  if (maxVms >= 3) {
+    const r = vonodeWall[3]! / vonodeWall[1]!;
+    console.log(`\nvonode 3-VM / 1-VM: ${r.toFixed(2)} (target <= 1.3; the paper had ${(PAPER[3]!.Total / PAPER[1]!.Total).toFixed(1)}): ${r <= 1.3 ? 'MET' : 'NOT MET'}`);
+  }
+} catch (err) {
+  failed = true;
+  console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`agent log tail:\n${(await readFile(host.agentLog, 'utf8').catch(() => '')).slice(-3000)}`);
+} finally {
+  clearTimeout(deadline);
+  // Remove the guests through the agent (bounded), then stop everything and
+  // SIGKILL, by PID, anything of ours still left in the namespace.
+  if (host.client) await removeAll(host, AbortSignal.timeout(60_000)).catch(() => undefined);
+  const leftovers = await namespacePids(host.ns.name);
+  await host.destroy().catch((e: unknown) => console.error(`cleanup: ${String(e)}`));
+  for (const pid of leftovers.filter(alive)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+  await rm(workDir, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
