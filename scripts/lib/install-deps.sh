@@ -25,34 +25,43 @@ vonode_require_root() {
   fi
 }
 
-vonode_install_debian() {
-  local missing=()
-  for p in "${DEBIAN_PACKAGES[@]}"; do
+# Installs the Debian packages given that are missing, without letting their
+# package scripts start daemons (isc-dhcp-server, libvirtd, slapd, munge,
+# gridengine...): the project starts what it needs itself, inside its own
+# namespaces. Used by this file and by the testbed scripts (scripts/testbed/).
+vonode_apt_install() {
+  local missing=() p
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing Debian packages: ${missing[*]}"
-  # Keep package scripts from starting daemons (isc-dhcp-server, libvirtd): the
-  # project starts what it needs itself, inside its own namespaces.
+  echo "installing Debian packages: ${missing[*]}" >&2
   local policy=/usr/sbin/policy-rc.d created_policy=0
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1; fi
-  export DEBIAN_FRONTEND=noninteractive
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; created_policy=1; fi
   # gridengine: no system cell; the testbed makes private ones (scripts/testbed/sge.sh).
   if command -v debconf-set-selections >/dev/null; then
     printf '%s\n' 'gridengine-common shared/gridengineconfig boolean false' \
       'gridengine-common shared/gridenginecell string default' \
       'gridengine-common shared/gridenginemaster string localhost' | debconf-set-selections
   fi
-  if ! apt-get install -y --no-install-recommends "${missing[@]}" >/tmp/vonode-apt.log 2>&1; then
-    apt-get update >>/tmp/vonode-apt.log 2>&1 || true
-    apt-get install -y --no-install-recommends "${missing[@]}" >>/tmp/vonode-apt.log 2>&1 || {
+  local log=/tmp/vonode-apt.log
+  local apt=(apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}")
+  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" >"$log" 2>&1; then
+    apt-get update >>"$log" 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" >>"$log" 2>&1 || {
       [ $created_policy = 1 ] && rm -f "$policy"
-      echo "could not install Debian packages (${missing[*]}); see /tmp/vonode-apt.log. Check the machine reaches a Debian mirror." >&2
+      tail -20 "$log" >&2
+      echo "could not install Debian packages (${missing[*]}); see $log. Check the machine reaches a Debian mirror." >&2
       exit 3
     }
   fi
   [ $created_policy = 1 ] && rm -f "$policy"
   return 0
+}
+
+vonode_install_debian() {
+  vonode_apt_install "${DEBIAN_PACKAGES[@]}"
 }
 
 vonode_install_npm() {

@@ -25,6 +25,7 @@
 # provider dir, logs (DIR/log/bdii-update.log) and PID files. The package's
 # own instance (/etc/init.d/bdii, /var/lib/bdii, port 2170 on 0.0.0.0) is not used.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/install-deps.sh"   # vonode_apt_install
 
 BDII_USER=openldap
 PACKAGES=(bdii slapd ldap-utils glue-schema)
@@ -35,25 +36,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (slapd and the updater
 # ------------------------------------------------------------------ install
 cmd_install() {
   need_root
-  local missing=() p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  # postinst would start slapd (ldap:/// on every address) and bdii (0.0.0.0:2170): forbid it.
-  local policy=/usr/sbin/policy-rc.d made_policy=0
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1; fi
-  local log; log=$(mktemp)
-  local apt=(apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=600 "${missing[@]}")
-  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" > "$log" 2>&1; then
-    apt-get update -qq >> "$log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" >> "$log" 2>&1 || {
-      [ $made_policy = 1 ] && rm -f "$policy"
-      tail -20 "$log" >&2; die "could not install ${missing[*]} (log: $log)"
-    }
-  fi
-  [ $made_policy = 1 ] && rm -f "$policy"
-  rm -f "$log"
+  vonode_apt_install "${PACKAGES[@]}"
 }
 
 # ------------------------------------------------------------------ start

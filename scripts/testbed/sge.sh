@@ -29,6 +29,7 @@
 # is an exec host is refused by the qmaster and exits. A name keeps its IP and
 # an IP is never reused for another name (the qmaster caches IP->name).
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/install-deps.sh"   # vonode_apt_install
 
 SGE_CELL_NAME=default
 LAN_PREFIX=${SGE_TESTBED_LAN:-10.123.0}   # exists only inside our namespaces
@@ -41,33 +42,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (namespaces, daemons)"
 # ------------------------------------------------------------------ install
 cmd_install() {
   need_root
-  if dpkg-query -W -f='${Status}\n' gridengine-master gridengine-exec gridengine-client 2>/dev/null |
-       grep -c 'install ok installed' | grep -qx 3; then
-    return 0
-  fi
-  # Debconf answers (shared/* templates). gridengineconfig=false: the package
-  # does not initialise a system cell; `start` makes a private one under DIR
-  # with the same steps as the package's init_cluster.
-  debconf-set-selections <<'EOF'
-gridengine-common shared/gridengineconfig boolean false
-gridengine-common shared/gridenginecell string default
-gridengine-common shared/gridenginemaster string localhost
-EOF
-  # postinst would "invoke-rc.d gridengine-* start": forbid it, we start by hand
-  local policy=/usr/sbin/policy-rc.d made_policy=0
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1; fi
-  local log; log=$(mktemp)
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      gridengine-master gridengine-exec gridengine-client > "$log" 2>&1; then
-    apt-get update -qq >> "$log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-      gridengine-master gridengine-exec gridengine-client >> "$log" 2>&1 || {
-        [ "$made_policy" = 1 ] && rm -f "$policy"; tail -40 "$log" >&2; rm -f "$log"; exit 1; }
-  fi
-  [ "$made_policy" = 1 ] && rm -f "$policy"
-  rm -f "$log"
+  vonode_apt_install gridengine-master gridengine-exec gridengine-client
 }
 
 # ------------------------------------------------------------ state helpers

@@ -39,6 +39,7 @@
 # bridge lives inside the controller's namespace: nothing touches the root
 # namespace's network.
 set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/install-deps.sh"   # vonode_apt_install
 
 LAN_PREFIX=${SLURM_TESTBED_LAN:-10.124.0}   # exists only inside our namespaces
 BRIDGE=slurmbr0                            # lives INSIDE the controller's namespace
@@ -53,22 +54,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (namespaces, daemons)"
 # ------------------------------------------------------------------ install
 cmd_install() {
   need_root
-  if dpkg-query -W -f='${Status}\n' slurm-wlm slurm-client munge 2>/dev/null |
-       grep -c 'install ok installed' | grep -qx 3; then
-    return 0
-  fi
-  # postinst would start munge/slurmctld/slurmd through invoke-rc.d: forbid it
-  local policy=/usr/sbin/policy-rc.d made_policy=0
-  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; made_policy=1; fi
-  local log; log=$(mktemp)
-  local apt=(apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 slurm-wlm slurm-client munge)
-  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" > "$log" 2>&1; then
-    apt-get update -qq >> "$log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive "${apt[@]}" >> "$log" 2>&1 || {
-      [ "$made_policy" = 1 ] && rm -f "$policy"; tail -40 "$log" >&2; rm -f "$log"; exit 1; }
-  fi
-  [ "$made_policy" = 1 ] && rm -f "$policy"
-  rm -f "$log"
+  vonode_apt_install slurm-wlm slurm-client munge
 }
 
 # ------------------------------------------------------------ state helpers

@@ -1,3 +1,4 @@
+import type { BatchCommandOptions } from '../batch-command-options.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,34 +60,13 @@ export const tempFileWriter: QconfFileWriter = {
 };
 
 /** Options of SgeBatchSystem; every field but placeholderHost has a default. */
-export interface SgeBatchSystemOptions {
+export interface SgeBatchSystemOptions extends BatchCommandOptions {
   /** Host of each VO queue's 0-slot disabled placeholder instance, usually the qmaster's; never reported by hosts(). */
   placeholderHost: string;
   /** SGE_ROOT for every command. Default: env.SGE_ROOT, else /var/lib/gridengine (Debian). */
   sgeRoot?: string;
   /** SGE_CELL for every command. Default: env.SGE_CELL, else "default". */
   sgeCell?: string;
-  /**
-   * Directory of the SGE client programs. Default: none (found on PATH).
-   * Debian's /usr/bin/qconf etc. are wrappers that run a shell script to work
-   * out SGE_ARCH on every call; /usr/lib/gridengine holds the programs
-   * themselves and saves that time on each poll.
-   */
-  binDir?: string;
-  /** Base environment of the commands. Default: process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** argv put before every command, e.g. to run it in the qmaster's network namespace. Default: none. */
-  commandPrefix?: readonly string[];
-  /** Default: the real ProcessRunner. */
-  runner?: CommandRunner;
-  /** Default: systemClock. */
-  clock?: Clock;
-  /** Default: a silent logger. */
-  logger?: Logger;
-  /** How often register and drain look at qstat while they wait. Default 200 ms. */
-  pollIntervalMs?: number;
-  /** Kill a command that takes longer. Default 30 s. */
-  commandTimeoutMs?: number;
   /** First group id of the per-node gid ranges. Default 20000. */
   gidRangeBase?: number;
   /** Group ids per node; also the most slots a node may have. Default 100. */

@@ -1,3 +1,4 @@
+import type { BatchCommandOptions } from '../batch-command-options.js';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../../shared/clock.js';
 import { InvalidArgumentError } from '../../../shared/errors.js';
@@ -28,25 +29,9 @@ import {
 } from './slurm-json.js';
 
 /** Options of SlurmBatchSystem; every field has a default. */
-export interface SlurmBatchSystemOptions {
-  /** Base environment of the commands. Default: process.env. */
-  env?: NodeJS.ProcessEnv;
+export interface SlurmBatchSystemOptions extends BatchCommandOptions {
   /** SLURM_CONF for every command. Default: env.SLURM_CONF, else Slurm's own default (/etc/slurm/slurm.conf). */
   slurmConf?: string;
-  /** Directory of scontrol, squeue and sinfo. Default: found through PATH. */
-  binDir?: string;
-  /** argv put before every command, e.g. to run it in the controller's network namespace. Default: none. */
-  commandPrefix?: readonly string[];
-  /** Default: the real ProcessRunner. */
-  runner?: CommandRunner;
-  /** Default: systemClock. */
-  clock?: Clock;
-  /** Default: a silent logger. */
-  logger?: Logger;
-  /** How often register, drain and deregister look again while they wait. Default 200 ms. */
-  pollIntervalMs?: number;
-  /** Kill a command that takes longer. Default 30 s. */
-  commandTimeoutMs?: number;
   /** How long deregister waits for slurmctld to release the jobs of a node that stopped responding. Default 60 s. */
   deregisterTimeoutMs?: number;
   /** Reason recorded on drained nodes (shown by sinfo -R). Default "vonode-drain". */
