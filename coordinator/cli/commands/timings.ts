@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { OperationTiming } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { wholeNumber } from '../arg-parsers.js';
 import type { CliContext } from '../context.js';
+import { UsageError } from '../errors.js';
+import { buildLayerSummary, layerSummaryToJson, renderLayerSummary } from '../render/layer-summary.js';
 import { buildTimingTable, renderTimingTable, timingRows, type TimingKind } from '../render/timing-table.js';
 
 /** NaN (no data) becomes null in JSON rather than disappearing. */
@@ -9,17 +11,39 @@ function finiteOrNull(values: Record<string, number>): Record<string, number | n
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
 }
 
-/** Registers `vonode timings [--limit N] [--removals]`: the paper's Table 2 (or Table 3) from recorded phases. */
+/** Options of `vonode timings`. */
+interface TimingsOptions {
+  limit?: number;
+  removals?: boolean;
+  layers?: boolean;
+  json?: boolean;
+}
+
+/** Prints the Fig. 3 layer view of the deployments (text or JSON). */
+function printLayers(ctx: CliContext, operations: readonly OperationTiming[], json: boolean): void {
+  const summary = buildLayerSummary(operations);
+  if (json) ctx.printJson(layerSummaryToJson(summary));
+  else ctx.print(renderLayerSummary(summary));
+}
+
+/**
+ * Registers `vonode timings [--limit N] [--removals | --layers]`: the paper's
+ * Table 2 (or Table 3, or the per-layer Fig. 3) from recorded phases. The
+ * action throws UsageError for --layers with --removals.
+ */
 export function registerTimingsCommand(program: Command, ctx: CliContext): void {
   program
     .command('timings')
-    .description('phase timings per operation in the layout of the paper\'s Table 2 (deployments) or Table 3 (--removals)')
+    .description('phase timings per operation in the layout of the paper\'s Table 2 (deployments), Table 3 (--removals) or per layer as in Fig. 3 (--layers)')
     .option('--limit <n>', 'only the most recent N operations of any kind (default: all)', wholeNumber('--limit', 1))
     .option('--removals', 'drains and removals (RC VMD DHR DKR …) instead of deployments')
-    .option('--json', 'print the operations (OperationTiming JSON) and the mean/median in ms')
-    .action(async (opts: { limit?: number; removals?: boolean; json?: boolean }, cmd: Command) => {
+    .option('--layers', 'succeeded deployments per layer as in the paper\'s Fig. 3 (machine, batch system, information system, meta-scheduler) next to its figures')
+    .option('--json', 'print the operations (OperationTiming JSON) and the mean/median in ms; with --layers, the per-layer mean/median in ms')
+    .action(async (opts: TimingsOptions, cmd: Command) => {
+      if (opts.layers && opts.removals) throw new UsageError('--layers covers deployments only: drop --removals (or --layers)');
       const { client, conn } = ctx.coordinator(cmd);
       const res = await ctx.call(conn, client.timings(opts.limit ?? 0));
+      if (opts.layers) return printLayers(ctx, res.operations, opts.json ?? false);
       const kind: TimingKind = opts.removals ? 'removal' : 'deploy';
       const table = buildTimingTable(res.operations, kind);
       if (!opts.json) {

@@ -42,6 +42,7 @@ describe('coordinator/cli/program: parsing, usage errors and exit codes (in-proc
     ['a count that is not a whole number ≥ 1', ['--insecure', 'deploy', '--vo', 'bio', '--count', '1.5'], /--count takes a whole number ≥ 1, not "1.5"/],
     ['a bad --timeout', ['--timeout', '0', '--insecure', 'status'], /--timeout takes a number of seconds above 0/],
     ['drain without a node', ['--insecure', 'drain'], /missing required argument 'node'/],
+    ['timings --layers with --removals', ['--insecure', 'timings', '--layers', '--removals'], /--layers covers deployments only: drop --removals/],
     ['no TLS and no --insecure', ['status'], /no TLS configured for 127\.0\.0\.1:7080: pass --ca, --cert and --key .* or --insecure/],
     ['half the TLS files', ['--ca', '/x/ca.pem', 'hosts'], /missing --cert \(VONODE_TLS_CERT\), --key \(VONODE_TLS_KEY\)/],
     ['an unreadable --ca', ['--ca', '/nonexistent/ca.pem', '--cert', '/x', '--key', '/y', 'hosts'], /cannot read --ca \/nonexistent\/ca\.pem: no such file/],
