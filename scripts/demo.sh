@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# The README's main job. Until the full testbed lands (issue 5) this is the
-# agent demo: one testbed host (network namespace, bridge, dnsmasq, HTTP image
-# repository), a real vonode-agent in it, and real QEMU guests built from the
-# Debian cloud kernel, deployed 1 and 3 at a time, cold and warm cache, with
-# live phase progress and a Table-2-style timing report. Leaves nothing behind.
+# The README's main job: the whole vonode site on this machine (DESIGN §7).
+# Installs what is missing (Debian packages, npm dependencies), builds the bio
+# and fusion VO appliances (Debian cloud kernel + busybox + sge_execd), brings
+# up the namespace testbed (frontend: SGE qmaster, BDII, image repository,
+# coordinator; physical hosts: vonode-agent, dnsmasq, bridge; one cluster
+# LAN), submits jobs to bio.q and fusion.q, shows live how the coordinator
+# deploys QEMU VMs in the policy's ratio, prints what the jobs saw inside
+# their VMs and the Table 2 / Table 3 / Figure 3 timing report, checks nothing
+# is left behind and tears everything down.
+#
+# Usage: scripts/demo.sh [--keep | --down] [--dir DIR] [...]   (--help for all)
+#   --keep leaves the testbed up (CLI: DIR/vonode status); --down removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/install-deps.sh
@@ -11,4 +18,4 @@ vonode_require_root scripts/demo.sh
 vonode_check_node
 vonode_install_debian
 vonode_install_npm
-exec node --import tsx scripts/bench/agent-deploy.ts --progress --payload-mb "${VONODE_DEMO_PAYLOAD_MB:-64}" --rate-mbit "${VONODE_DEMO_RATE_MBIT:-400}" "$@"
+exec node --import tsx scripts/testbed/demo.ts "$@"

@@ -15,7 +15,7 @@ DEBIAN_PACKAGES=(
   gridengine-master gridengine-exec gridengine-client  # SGE testbed: qmaster, execd, qconf/qstat/qsub (scripts/testbed/sge.sh)
   bdii slapd ldap-utils glue-schema  # a real resource BDII (scripts/testbed/bdii.sh), ldapsearch, GLUE 1.3/2.0 schemas
   slurm-wlm slurm-client munge   # Slurm testbed: slurmctld, slurmd -Z, scontrol/squeue/sinfo, munged (scripts/testbed/slurm.sh)
-  ca-certificates
+  ca-certificates openssl         # the site PKI (scripts/pki/make-site-pki.sh)
 )
 
 vonode_require_root() {

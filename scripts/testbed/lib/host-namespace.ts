@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runChecked, ProcessRunner, type CommandRunner } from '../../../shared/process/command-runner.js';
+import { dnsmasqArgv } from './dnsmasq.js';
 
 /** Addresses of a testbed host's guest network (private, exists only inside the namespace). */
 export interface HostNetwork {
@@ -55,14 +56,10 @@ export class HostNamespace {
     await runChecked(this.runner, [...ns, 'link', 'add', this.bridge, 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
     await runChecked(this.runner, [...ns, 'addr', 'add', `${this.gateway}/24`, 'dev', this.bridge]);
     await runChecked(this.runner, [...ns, 'link', 'set', this.bridge, 'up']);
-    await runChecked(this.runner, [
-      'ip', 'netns', 'exec', this.name, 'dnsmasq',
-      '--conf-file=/dev/null', '--port=0', '--bind-interfaces', `--interface=${this.bridge}`, '--except-interface=lo',
-      `--dhcp-range=${this.network.prefix}.0,static,255.255.255.0,1h`,
-      `--dhcp-hostsdir=${this.hostsDir}`, `--dhcp-leasefile=${this.leaseFile}`,
-      '--dhcp-authoritative', '--log-dhcp', `--log-facility=${this.logFile}`,
-      `--pid-file=${this.pidFile}`, '--user=root',
-    ]);
+    await runChecked(this.runner, this.exec(dnsmasqArgv({
+      bridge: this.bridge, prefix: this.network.prefix, hostsDir: this.hostsDir,
+      leaseFile: this.leaseFile, logFile: this.logFile, pidFile: this.pidFile,
+    })));
   }
 
   /** argv prefix that runs a command inside this host. */

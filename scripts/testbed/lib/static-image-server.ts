@@ -45,8 +45,10 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 
 async function serve(options: ImageServerOptions, link: Link | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
-  const file = path.join(options.dir, name);
-  if (!name || name.includes('..') || path.dirname(file) !== path.resolve(options.dir)) {
+  const root = path.resolve(options.dir);
+  const file = path.resolve(root, name);
+  // Files of the served tree only (e.g. bio/disk.qcow2), nothing above it.
+  if (!name || name.split('/').includes('..') || !file.startsWith(`${root}${path.sep}`)) {
     res.writeHead(404).end();
     return;
   }

@@ -1,0 +1,184 @@
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { systemClock } from '../../../shared/clock.js';
+import { NodeState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { EventStream } from './event-stream.js';
+import type { HostLeftovers } from './physical-host.js';
+import { QUEUE, VOS, type SiteTestbed, type Vo } from './site-testbed.js';
+
+/** How much work the scenario submits. */
+export interface ScenarioOptions {
+  /** Jobs per VO (held, then released together so both VOs' demand is seen at once). */
+  jobs: Record<Vo, number>;
+  /** Seconds each job sleeps after reporting (so nodes are busy while they run). */
+  jobSeconds: number;
+  /** Progress lines. */
+  say?: (line: string) => void;
+  /** Every coordinator event, as it arrives (the demo prints them). */
+  onEvent?: (e: CoordinatorEvent) => void;
+}
+
+/** What one job reported from inside its VM (through the job output collector). */
+export interface JobReport {
+  id: string;
+  vo: Vo;
+  /** Raw lines the job POSTed. */
+  output: string;
+  host?: string;
+  queue?: string;
+  /** /etc/vonode-vo of the VM it ran in. */
+  marker?: string;
+  /** What the VO's own tool printed (absent from another VO's appliance). */
+  tool?: string;
+  kernel?: string;
+  ended: boolean;
+}
+
+/** Everything the scenario saw; the e2e test asserts on it and the demo prints it. */
+export interface ScenarioResult {
+  /** Running nodes per VO when the pool was full. */
+  peak: Record<Vo, number>;
+  /** At the peak: nodes the BDII counted and GridWay's (stand-in gwd's) view. */
+  peakBdiiInstances: number;
+  peakGwdView: string[];
+  jobs: JobReport[];
+  /** Every VO each pool hostname served during the run. */
+  vosOfNode: Record<string, Vo[]>;
+  /** After demand ended and every node drained and went. */
+  after: {
+    nodes: number;
+    poolFree: number;
+    poolTotal: number;
+    sgeNodes: string[];
+    bdiiInstances: number;
+    /** Seconds from the last node's removal until the BDII showed no node. */
+    bdiiCatchUpS: number;
+    gwdView: string[];
+    leftovers: Record<string, HostLeftovers>;
+  };
+  /** Seconds from releasing the jobs to the full pool, and to the last node gone. */
+  wall: { toPeakS: number; toEmptyS: number };
+}
+
+/** The job: runs inside a VO VM and reports, over HTTP, the VM's marker, the VO's tool and the guest kernel. */
+const JOB_SCRIPT = `#!/bin/sh
+#$ -S /bin/sh
+# vonode testbed job: VO, seconds, collector URL. Reports from inside the VM
+# which VO appliance it runs on and its kernel, works a while, reports its end.
+vo=$1; secs=$2; url=$3/jobs/$JOB_ID
+report() { wget -q -O /dev/null --post-data "$1" "$url" || echo "cannot reach $url" >&2; }
+report "job=$JOB_ID queue=$QUEUE host=$(hostname) marker=[$(cat /etc/vonode-vo 2>&1)] tool=[$(/usr/local/bin/$vo-tool 2>&1)] kernel=$(uname -r)"
+sleep "$secs"
+report "end=ok job=$JOB_ID"
+`;
+
+const field = (out: string, re: RegExp): string | undefined => re.exec(out)?.[1];
+
+/**
+ * The acceptance scenario (DESIGN §7) on a started testbed: jobs wait in
+ * bio.q and fusion.q → the coordinator deploys VMs in the policy's ratio →
+ * each VM registers itself → the jobs run inside the VMs → demand ends →
+ * nodes drain and go → nothing is left behind. Returns what it saw.
+ */
+export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOptions): Promise<ScenarioResult> {
+  const say = o.say ?? (() => undefined);
+  const vosOfNode = new Map<string, Set<Vo>>();
+  const running = new Map<string, Vo>();
+  const stream = new EventStream(site.cliArgv(['events', '--json']), (e) => {
+    if (e.event?.$case === 'node') {
+      const n = e.event.value;
+      const vo = n.vo as Vo;
+      vosOfNode.set(n.hostname, new Set([...(vosOfNode.get(n.hostname) ?? []), vo]));
+      if (n.state === NodeState.NODE_STATE_RUNNING) running.set(n.hostname, vo);
+      else running.delete(n.hostname);
+    }
+    o.onEvent?.(e);
+  });
+  stream.start();
+  try {
+    const jobs = await submitHeldJobs(site, o);
+    say(`submitted ${jobs.length} held jobs (${VOS.map((vo) => `${o.jobs[vo]} to ${QUEUE[vo]}`).join(', ')}); releasing them together`);
+    const released = systemClock.monotonicMs();
+    await site.sge.asNobody(['qrls', ...jobs.map((j) => j.id)]);
+
+    await until('the pool full of running nodes', () => running.size === site.pool.length, 600_000);
+    const toPeakS = (systemClock.monotonicMs() - released) / 1000;
+    const peak = Object.fromEntries(VOS.map((vo) => [vo, [...running.values()].filter((v) => v === vo).length])) as Record<Vo, number>;
+    say(`pool full after ${toPeakS.toFixed(1)} s: ${VOS.map((vo) => `${vo} ${peak[vo]}`).join(', ')}`);
+    const peakGwdView = await site.gwd!.discover();
+    // A node runs once registered; its PUB phase may still be waiting for the BDII's next cycle.
+    const peakBdiiInstances = await untilValue(() => site.bdiiInstances(), (n) => n === site.pool.length, 30_000);
+
+    await until('every job reported its end', async () => (await readJobs(site, jobs)).every((j) => j.ended), 900_000, 1000);
+    say('every job ran to its end; demand is 0, nodes drain and go');
+    // proto3 JSON leaves an empty list out: {} is "no node".
+    await until('every node gone', async () => ((JSON.parse(await site.cli(['nodes', '--json'])) as { nodes?: unknown[] }).nodes ?? []).length === 0, 600_000, 3000);
+    const toEmptyS = (systemClock.monotonicMs() - released) / 1000;
+    const emptyAt = systemClock.monotonicMs();
+    const bdiiInstances = await untilValue(() => site.bdiiInstances(), (n) => n === 0, 30_000);
+    const bdiiCatchUpS = (systemClock.monotonicMs() - emptyAt) / 1000;
+    const status = JSON.parse(await site.cli(['status', '--json'])) as { poolFree?: number; poolTotal?: number };
+    return {
+      peak, peakBdiiInstances, peakGwdView,
+      jobs: await readJobs(site, jobs),
+      vosOfNode: Object.fromEntries([...vosOfNode].map(([h, s]) => [h, [...s]])),
+      after: {
+        nodes: 0, poolFree: status.poolFree ?? 0, poolTotal: status.poolTotal ?? 0,
+        sgeNodes: await site.sgeNodes(), bdiiInstances, bdiiCatchUpS,
+        gwdView: await site.gwd!.discover(), leftovers: await site.leftovers(),
+      },
+      wall: { toPeakS, toEmptyS },
+    };
+  } finally {
+    await stream.stop();
+  }
+}
+
+async function submitHeldJobs(site: SiteTestbed, o: ScenarioOptions): Promise<Array<{ id: string; vo: Vo }>> {
+  const script = path.join(site.sge.dir, 'jobs', 'vo-job.sh');
+  await writeFile(script, JOB_SCRIPT);
+  await chmod(script, 0o755);
+  const jobs: Array<{ id: string; vo: Vo }> = [];
+  for (const vo of VOS) {
+    for (let i = 0; i < o.jobs[vo]; i++) {
+      // -wd/-o name the guest's /tmp: the job runs inside the VM, not on the frontend.
+      const { stdout } = await site.sge.asNobody(['qsub', '-terse', '-h', '-q', QUEUE[vo], '-N', `${vo}-job`, '-wd', '/tmp', '-o', '/tmp', '-j', 'y', script, vo, String(o.jobSeconds), site.jobOutputUrl]);
+      jobs.push({ id: stdout.trim(), vo });
+    }
+  }
+  return jobs;
+}
+
+async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo: Vo }>): Promise<JobReport[]> {
+  return Promise.all(jobs.map(async ({ id, vo }) => {
+    const output = await readFile(path.join(site.jobOutputDir, `${id}.out`), 'utf8').catch(() => '');
+    const report: JobReport = { id, vo, output, ended: /^end=ok/m.test(output) };
+    const put = <K extends 'host' | 'queue' | 'marker' | 'tool' | 'kernel'>(k: K, re: RegExp): void => {
+      const v = field(output, re);
+      if (v !== undefined) report[k] = v;
+    };
+    put('host', /host=(\S+)/);
+    put('queue', /queue=(\S+)/);
+    put('marker', /marker=\[([^\]]*)\]/);
+    put('tool', /tool=\[([^\]]*)\]/);
+    put('kernel', /\] kernel=(\S+)/);
+    return report;
+  }));
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<void> {
+  await untilValue(async () => await check(), (ok) => ok, timeoutMs, everyMs, what);
+}
+
+async function untilValue<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, everyMs = 500, what = 'the expected value'): Promise<T> {
+  const deadline = systemClock.monotonicMs() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (systemClock.monotonicMs() > deadline) {
+      if (typeof v === 'boolean') throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
+      return v;
+    }
+    await systemClock.sleep(everyMs);
+  }
+}

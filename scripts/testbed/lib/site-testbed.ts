@@ -1,0 +1,308 @@
+import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
+import { systemClock } from '../../../shared/clock.js';
+import { ensureVoAppliance, type VoApplianceManifest } from './appliance.js';
+import { GwdStandIn } from './gwd-stand-in.js';
+import { PhysicalHost, type HostLeftovers } from './physical-host.js';
+import { SgeTestbed } from './sge-testbed.js';
+import { REPO, TestbedProcess, tsNode } from './testbed-process.js';
+
+/** The testbed's shape; every field has a default that fits a 2-core machine. */
+export interface TestbedOptions {
+  /** Absolute directory holding everything of this testbed (deleted by destroy()). */
+  dir: string;
+  /** First three octets of the cluster LAN (exists only inside the testbed's namespaces). */
+  lanPrefix?: string;
+  /** Physical-host namespaces, each with an agent, a dnsmasq and a bridge. */
+  hosts?: number;
+  /** Pool of (hostname, IP, MAC) triples, i.e. most VMs at once. */
+  poolSize?: number;
+  /** Share weights of the two VOs. */
+  weights?: { bio: number; fusion: number };
+  /** Incompressible payload in each appliance disk, so image propagation (PT) has something to move. */
+  payloadMb?: number;
+  /** Memory of each VM. */
+  vmMemory?: string;
+  /** Where progress lines go. */
+  say?: (line: string) => void;
+}
+
+export const VOS = ['bio', 'fusion'] as const;
+export type Vo = (typeof VOS)[number];
+export const QUEUE: Record<Vo, string> = { bio: 'bio.q', fusion: 'fusion.q' };
+const COORDINATOR_PORT = 7080;
+const IMAGE_PORT = 8080;
+const JOB_OUTPUT_PORT = 8081;
+const BDII_PORT = 2170;
+const GLUE2_BASE = 'GLUE2GroupID=resource,o=glue';
+/** File that marks a directory as a testbed's (so tear-downs never delete anything else). */
+export const TESTBED_MARKER = '.vonode-testbed';
+
+/**
+ * The whole site on one machine (DESIGN §7): a frontend namespace with the
+ * SGE qmaster, a BDII, the image repository and the coordinator; physical-host
+ * namespaces with a vonode-agent, dnsmasq and a guest bridge each; one
+ * cluster LAN; VO appliances booted as real QEMU (TCG) guests. Only the
+ * GridWay daemon is a stand-in (see GwdStandIn). Everything it starts it
+ * stops by PID; the namespaces go with sge.sh stop.
+ */
+export class SiteTestbed {
+  readonly sge: SgeTestbed;
+  readonly hosts: PhysicalHost[] = [];
+  readonly pool: Array<{ hostname: string; ip: string; mac: string }>;
+  readonly pki: string;
+  readonly jobOutputDir: string;
+  appliances: Partial<Record<Vo, VoApplianceManifest>> = {};
+  gwd: GwdStandIn | undefined;
+  private readonly daemons: TestbedProcess[] = [];
+  private coordinator: TestbedProcess | undefined;
+  private bdiiStarted = false;
+  private readonly o: Required<Omit<TestbedOptions, 'say'>>;
+  private readonly say: (line: string) => void;
+
+  constructor(options: TestbedOptions, private readonly runner: CommandRunner = new ProcessRunner()) {
+    this.o = { lanPrefix: '10.130.0', hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, payloadMb: 32, vmMemory: '256MiB', ...options };
+    this.say = options.say ?? (() => undefined);
+    if (!path.isAbsolute(this.o.dir)) throw new Error(`the testbed directory must be an absolute path, not ${this.o.dir}`);
+    this.sge = new SgeTestbed(path.join(this.o.dir, 'sge'), this.o.lanPrefix, 'sge-master', runner);
+    this.pki = path.join(this.o.dir, 'pki');
+    this.jobOutputDir = path.join(this.o.dir, 'job-output');
+    this.pool = Array.from({ length: this.o.poolSize }, (_, i) => ({
+      hostname: `vwn-${String(i + 1).padStart(3, '0')}`,
+      ip: `${this.o.lanPrefix}.${101 + i}`,
+      mac: `52:54:00:13:00:${(i + 1).toString(16).padStart(2, '0')}`,
+    }));
+  }
+
+  get frontendIp(): string {
+    return this.sge.masterIp;
+  }
+
+  get coordinatorAddress(): string {
+    return `${this.frontendIp}:${COORDINATOR_PORT}`;
+  }
+
+  get bdiiUrl(): string {
+    return `ldap://127.0.0.1:${BDII_PORT}`;
+  }
+
+  /** Builds the appliances, brings every machine and daemon up, and waits until every agent is registered and up. */
+  async start(): Promise<void> {
+    await mkdir(this.o.dir, { recursive: true });
+    await chmod(this.o.dir, 0o755); // sgeadmin and openldap walk through it
+    await writeFile(path.join(this.o.dir, TESTBED_MARKER), `vonode testbed started ${new Date().toISOString()}\n`);
+    this.say('building the VO appliances (Debian cloud kernel, busybox, sge_execd)');
+    await this.buildAppliances();
+    this.say(`starting the frontend: SGE qmaster on ${this.sge.master} (${this.frontendIp}), cluster LAN ${this.o.lanPrefix}.0/24`);
+    await this.sge.start();
+    await this.sge.addHostsEntries(this.pool);
+    const hostIps: string[] = [];
+    for (let i = 0; i < this.o.hosts; i++) hostIps.push(await this.sge.addMachine(this.hostName(i)));
+    await this.makePki(hostIps);
+    await this.startFrontendServers();
+    await this.startCoordinator();
+    await this.startBdii();
+    await this.startGwd();
+    for (let i = 0; i < this.o.hosts; i++) {
+      const host = new PhysicalHost(this.hostName(i), hostIps[i]!, path.join(this.o.dir, 'hosts', this.hostName(i)), { sge: this.sge, pki: this.pki, coordinator: this.coordinatorAddress }, this.runner);
+      this.hosts.push(host);
+      this.say(`starting physical host ${host.name} (${host.ip}): bridge br0 on the LAN, dnsmasq, vonode-agent (QEMU, TCG)`);
+      await mkdir(host.dir, { recursive: true });
+      await host.start();
+    }
+    await this.waitForAgents();
+    await this.writeCliWrapper();
+  }
+
+  /** Runs the real `vonode` CLI on the frontend (mutual TLS, the `cli` certificate); returns stdout. */
+  async cli(args: readonly string[], timeoutMs = 60_000): Promise<string> {
+    return (await runChecked(this.runner, this.cliArgv(args), { timeoutMs })).stdout;
+  }
+
+  /** argv of the `vonode` CLI on the frontend. */
+  cliArgv(args: readonly string[]): string[] {
+    return this.inFrontend(tsNode('coordinator/cli/main.ts', [...this.cliConnection(), ...args]));
+  }
+
+  /** Sum of GLUE2ExecutionEnvironmentTotalInstances of vonode's execution environments in the BDII. */
+  async bdiiInstances(): Promise<number> {
+    const filter = '(&(objectClass=GLUE2ExecutionEnvironment)(GLUE2ResourceID=*_vonode))';
+    const out = (await runChecked(this.runner, this.inFrontend(['ldapsearch', '-x', '-LLL', '-o', 'ldif-wrap=no', '-H', this.bdiiUrl, '-b', GLUE2_BASE, filter, 'GLUE2ExecutionEnvironmentTotalInstances']))).stdout;
+    return [...out.matchAll(/^GLUE2ExecutionEnvironmentTotalInstances: (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
+  /** Exec hosts the qmaster knows that are vonode nodes. */
+  async sgeNodes(): Promise<string[]> {
+    const out = await this.sge.run(this.sge.master, ['qconf', '-sel']).then((r) => r.stdout, () => '');
+    return out.split('\n').filter((h) => this.pool.some((p) => p.hostname === h.trim()));
+  }
+
+  /** Per host: guests' traces (QEMU processes, taps, DHCP files, overlays, domain records). */
+  async leftovers(): Promise<Record<string, HostLeftovers>> {
+    const all: Record<string, HostLeftovers> = {};
+    for (const h of this.hosts) all[h.name] = await h.leftovers();
+    return all;
+  }
+
+  /** Stops every daemon (coordinator last but one, agents after it), then the SGE machines and namespaces. */
+  async stop(): Promise<void> {
+    await this.gwd?.stop().catch(() => undefined);
+    if (this.bdiiStarted) await runChecked(this.runner, ['bash', path.join(REPO, 'scripts/testbed/bdii.sh'), 'stop', path.join(this.o.dir, 'bdii')]).catch(() => undefined);
+    await this.coordinator?.stop();
+    for (const h of this.hosts) await h.stop();
+    for (const d of this.daemons) await d.stop();
+    await this.sge.stop().catch((e: Error) => this.say(`sge.sh stop: ${e.message}`));
+  }
+
+  /** argv running `argv` on the frontend (its namespaces, /etc/hosts, SGE environment). */
+  inFrontend(argv: readonly string[]): string[] {
+    return this.sge.on(this.sge.master, argv);
+  }
+
+  private hostName(i: number): string {
+    return `phys-${String(i + 1).padStart(2, '0')}`;
+  }
+
+  private cliConnection(): string[] {
+    return ['--coordinator', this.coordinatorAddress, '--ca', path.join(this.pki, 'ca.pem'), '--cert', path.join(this.pki, 'cli.pem'), '--key', path.join(this.pki, 'cli-key.pem')];
+  }
+
+  private async buildAppliances(): Promise<void> {
+    const cache = path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', 'vo-appliances');
+    for (const vo of VOS) {
+      this.appliances[vo] = await ensureVoAppliance(path.join(cache, vo), vo, { applianceId: `${vo}-appliance-1.0`, payloadMb: this.o.payloadMb }, this.runner);
+      this.say(`  ${vo}: ${this.appliances[vo]!.applianceId}, kernel ${this.appliances[vo]!.kernelRelease}`);
+    }
+  }
+
+  private async makePki(hostIps: readonly string[]): Promise<void> {
+    const names = [`coordinator:IP:${this.frontendIp},DNS:${this.sge.master}`, 'cli', ...hostIps.map((ip, i) => `${this.hostName(i)}:IP:${ip}`)];
+    await runChecked(this.runner, ['bash', path.join(REPO, 'scripts/pki/make-site-pki.sh'), this.pki, ...names]);
+  }
+
+  /** Image repository (the appliances, over HTTP on the LAN) and the job output collector. */
+  private async startFrontendServers(): Promise<void> {
+    const imageDir = path.dirname(this.appliances.bio!.dir);
+    const logs = path.join(this.o.dir, 'logs');
+    await mkdir(logs, { recursive: true });
+    const repo = new TestbedProcess('image repository', this.inFrontend(tsNode('scripts/testbed/image-repo-server.ts', ['--dir', imageDir, '--host', this.frontendIp, '--port', String(IMAGE_PORT)])), path.join(logs, 'image-repo.log'));
+    const jobs = new TestbedProcess('job output collector', this.inFrontend(tsNode('scripts/testbed/job-output-server.ts', ['--dir', this.jobOutputDir, '--host', this.frontendIp, '--port', String(JOB_OUTPUT_PORT)])), path.join(logs, 'job-output.log'));
+    for (const d of [repo, jobs]) {
+      this.daemons.push(d);
+      d.start();
+      await d.waitUntil('listening', async () => (await d.logTail()).includes(' on http://'), 30_000);
+    }
+    this.say(`image repository http://${this.frontendIp}:${IMAGE_PORT}/ (${imageDir}); job output collector :${JOB_OUTPUT_PORT}`);
+  }
+
+  /** The URL jobs POST their output to. */
+  get jobOutputUrl(): string {
+    return `http://${this.frontendIp}:${JOB_OUTPUT_PORT}`;
+  }
+
+  private policy(): Record<string, unknown> {
+    const base = `http://${this.frontendIp}:${IMAGE_PORT}`;
+    // The guest's boot step reads these and starts sge_execd against the qmaster (scripts/appliance/vo-layer.sh).
+    const cmdline = [
+      'console=ttyS0 panic=-1 quiet',
+      `vonode.sge_master=${this.sge.master} vonode.sge_master_ip=${this.frontendIp}`,
+      `vonode.sge_cell=${this.sge.cell} vonode.sge_root=/opt/sge vonode.sge_spool=${path.join(this.sge.dir, 'spool/execd')}`,
+    ].join(' ');
+    const vo = (name: Vo): Record<string, unknown> => {
+      const m = this.appliances[name]!;
+      const ref = (f: keyof VoApplianceManifest['files']): { url: string; sha256: string } => ({ url: `${base}/${name}/${f}`, sha256: m.files[f].sha256 });
+      return {
+        weight: this.o.weights[name], min: 0, max: this.o.poolSize, queue: QUEUE[name],
+        vm: { vcpus: 1, memory: this.o.vmMemory },
+        appliance: { disk: ref('disk.qcow2'), kernel: ref('vmlinuz'), initrd: ref('initrd.gz'), cmdline },
+      };
+    };
+    return { cooldowns: { scaleUp: '1s', scaleDown: '2s' }, idleBeforeDrain: '3s', vos: { bio: vo('bio'), fusion: vo('fusion') } };
+  }
+
+  private async startCoordinator(): Promise<void> {
+    const dir = path.join(this.o.dir, 'coordinator');
+    await mkdir(dir, { recursive: true });
+    const policyFile = path.join(dir, 'policy.yaml');
+    await writeFile(policyFile, stringify(this.policy()));
+    const tls = { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, 'coordinator.pem'), key: path.join(this.pki, 'coordinator-key.pem') };
+    const configFile = path.join(dir, 'coordinator.yaml');
+    await writeFile(configFile, stringify({
+      site: 'vonode-testbed', listen: this.coordinatorAddress, stateDb: path.join(dir, 'state.db'), policyFile, pool: this.pool,
+      agents: { heartbeatInterval: '1s', downAfter: '5s' },
+      deploy: { maxConcurrentTransfers: 2, maxAttempts: 2, shutdownTimeout: '20s' },
+      batchSystem: { kind: 'sge', scalingInterval: '1s', sge: { root: this.sge.sgeRoot, cell: this.sge.cell, binDir: '/usr/lib/gridengine', placeholderHost: this.sge.master } },
+      infosys: { ldapUrl: this.bdiiUrl, pollInterval: '250ms' },
+      gridway: { waitForMad: true },
+      tls,
+    }));
+    this.coordinator = new TestbedProcess('vonode-coordinator', this.inFrontend(tsNode('coordinator/main.ts', ['--config', configFile])), path.join(dir, 'coordinator.log'));
+    this.daemons.push(this.coordinator);
+    this.coordinator.start();
+    await this.coordinator.waitUntil('answering', () => this.cli(['status', '--json'], 10_000).then(() => true), 60_000);
+    this.say(`coordinator ${this.coordinatorAddress} (mutual TLS), policy bio:fusion = ${this.o.weights.bio}:${this.o.weights.fusion}, pool of ${this.o.poolSize}`);
+  }
+
+  /** A site BDII whose provider is scripts/bdii/vonode-provider (running `vonode glue2 --glue13` as openldap). */
+  private async startBdii(): Promise<void> {
+    const dir = path.join(this.o.dir, 'bdii');
+    const providerDir = path.join(this.o.dir, 'bdii-provider');
+    await mkdir(providerDir, { recursive: true });
+    await chmod(providerDir, 0o755);
+    // BDII runs its provider as openldap with an empty environment: the config and the cli certificate must be its to read.
+    for (const f of ['ca.pem', 'cli.pem', 'cli-key.pem']) {
+      await copyFile(path.join(this.pki, f), path.join(providerDir, f));
+      await runChecked(this.runner, ['chown', 'openldap', path.join(providerDir, f)]).catch(() => undefined);
+    }
+    const conf = path.join(providerDir, 'provider.conf');
+    await writeFile(conf, [
+      `VONODE_COORDINATOR=${this.coordinatorAddress}`,
+      `VONODE_TLS_CA=${providerDir}/ca.pem`, `VONODE_TLS_CERT=${providerDir}/cli.pem`, `VONODE_TLS_KEY=${providerDir}/cli-key.pem`,
+      `VONODE_GLUE_ARGS=--glue13 --ce-host ${this.sge.master} --timeout 10`, '',
+    ].join('\n'));
+    const provider = `'${path.join(REPO, 'scripts/bdii/vonode-provider')}' '${conf}'`;
+    await runChecked(this.runner, this.inFrontend(['bash', path.join(REPO, 'scripts/testbed/bdii.sh'), 'start', dir, '--port', String(BDII_PORT), '--breathe', '1', '--provider', provider]), { timeoutMs: 900_000 });
+    this.bdiiStarted = true;
+    this.say(`site BDII ${this.bdiiUrl} on the frontend (provider: vonode-provider, breathe 1 s)`);
+  }
+
+  private async startGwd(): Promise<void> {
+    const [ca, cert, key] = ['ca.pem', 'cli.pem', 'cli-key.pem'].map((f) => path.join(this.pki, f));
+    const args = `--coordinator ${this.coordinatorAddress} --ca ${ca} --cert ${cert} --key ${key} --lrms sge`;
+    this.gwd = new GwdStandIn(this.inFrontend(tsNode('coordinator/gridway/main.ts', [args])), path.join(this.o.dir, 'logs', 'gwd-stand-in.log'));
+    await this.gwd.start();
+    this.say('GridWay: the real vonode-gw-im-mad, driven by a gwd STAND-IN (GridWay is not packaged for Debian)');
+  }
+
+  private async waitForAgents(): Promise<void> {
+    const deadline = systemClock.monotonicMs() + 90_000;
+    for (;;) {
+      const hosts = JSON.parse(await this.cli(['hosts', '--json'])) as { hosts?: Array<{ name: string; state: string }> };
+      const up = (hosts.hosts ?? []).filter((h) => /UP/.test(h.state)).map((h) => h.name);
+      if (this.hosts.every((h) => up.includes(h.name))) {
+        this.say(`agents registered and up: ${up.sort().join(', ')}`);
+        return;
+      }
+      if (systemClock.monotonicMs() > deadline) {
+        const logs = await Promise.all(this.hosts.map(async (h) => `${h.name}: ${(await h.agent?.logTail(800)) ?? ''}`));
+        throw new Error(`agents not up after 90 s (up: ${up.join(', ') || 'none'})\n${logs.join('\n')}`);
+      }
+      await systemClock.sleep(1000);
+    }
+  }
+
+  /** DIR/vonode: the CLI, ready to use against this testbed (for --keep). */
+  private async writeCliWrapper(): Promise<void> {
+    const argv = this.cliArgv([]).map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+    const file = path.join(this.o.dir, 'vonode');
+    await writeFile(file, `#!/bin/sh\n# The vonode CLI of the testbed in ${this.o.dir} (runs on its frontend).\ncd '${REPO}' && exec ${argv} "$@"\n`);
+    await chmod(file, 0o755);
+  }
+
+  /** Reads a file of the testbed (for reports). */
+  read(rel: string): Promise<string> {
+    return readFile(path.join(this.o.dir, rel), 'utf8');
+  }
+}

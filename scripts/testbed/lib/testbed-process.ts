@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemClock } from '../../../shared/clock.js';
+
+/** The repository root (daemons run from it so `--import tsx` resolves). */
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** argv that runs a TypeScript entry point of this repository with node + tsx. */
+export function tsNode(entry: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return [process.execPath, ...nodeFlags, '--import', 'tsx', path.join(REPO, entry), ...args];
+}
+
+/**
+ * A long-running process of the testbed (a daemon, a server): started with an
+ * argv array, its stdout and stderr appended to a log file, stopped by its
+ * PID. The argv must exec its way to the daemon (`ip netns exec`, `nsenter`,
+ * `sh -c 'exec …'`) so the PID we hold is the daemon's own.
+ */
+export class TestbedProcess {
+  private proc: ChildProcess | undefined;
+
+  constructor(
+    readonly label: string,
+    readonly argv: readonly string[],
+    readonly logFile: string,
+  ) {}
+
+  /** Starts it (once). */
+  start(): void {
+    if (this.proc) throw new Error(`${this.label} was already started`);
+    const log = openSync(this.logFile, 'a');
+    const [cmd, ...args] = this.argv;
+    this.proc = spawn(cmd!, args, { cwd: REPO, stdio: ['ignore', log, log], env: { ...process.env, VONODE_LOG_LEVEL: process.env['VONODE_LOG_LEVEL'] ?? 'info' } });
+    closeSync(log);
+    // Spawn failures (ENOENT) surface through running/exitCode; keep them from crashing the orchestrator.
+    this.proc.on('error', () => undefined);
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** True while the process has neither exited nor been killed. */
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** The last `chars` characters of its log. */
+  async logTail(chars = 2000): Promise<string> {
+    return (await readFile(this.logFile, 'utf8').catch(() => '')).slice(-chars);
+  }
+
+  /** Polls `ready` until it returns true; throws with the log's tail if the process exits first or time runs out. */
+  async waitUntil(what: string, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = systemClock.monotonicMs() + timeoutMs;
+    for (;;) {
+      if (await ready().catch(() => false)) return;
+      if (!this.running || systemClock.monotonicMs() > deadline) {
+        const why = this.running ? `not ${what} after ${timeoutMs / 1000} s` : `exited (${this.proc?.exitCode ?? this.proc?.signalCode}) before ${what}`;
+        throw new Error(`${this.label} ${why}; see ${this.logFile}:\n${await this.logTail()}`);
+      }
+      await systemClock.sleep(100);
+    }
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. Safe to call twice. */
+  async stop(graceMs = 15_000): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.running) return;
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+}

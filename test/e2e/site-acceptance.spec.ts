@@ -1,0 +1,91 @@
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runAcceptanceScenario, type ScenarioResult } from '../../scripts/testbed/lib/acceptance-scenario.js';
+import { QUEUE, SiteTestbed, VOS } from '../../scripts/testbed/lib/site-testbed.js';
+
+// The acceptance run of DESIGN §7, the README's main job with assertions: a
+// frontend namespace (SGE qmaster, BDII, image repository, coordinator), two
+// physical-host namespaces (vonode-agent, dnsmasq, bridge) on one cluster
+// LAN, and the bio and fusion VO appliances booted as real QEMU (TCG) guests
+// that register themselves with the qmaster. Only gwd is a stand-in (GridWay
+// is not packaged for Debian); the MAD it drives is the real one.
+
+interface Timing {
+  operation?: { node?: string; vo?: string };
+  phases?: Array<{ phase?: string; durationMs?: number }>;
+}
+
+describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII, GridWay MAD)', function () {
+  this.timeout(1_800_000);
+  let dir = '';
+  let site: SiteTestbed | undefined;
+  let result: ScenarioResult;
+  let deployTimings: Timing[] = [];
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'vonode-e2e-'));
+    site = new SiteTestbed({ dir, hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, say: (l) => console.log(`      ${l}`) });
+    await site.start();
+    result = await runAcceptanceScenario(site, { jobs: { bio: 4, fusion: 8 }, jobSeconds: 5, say: (l) => console.log(`      >> ${l}`) });
+    deployTimings = ((JSON.parse(await site.cli(['timings', '--json'])) as { operations?: Timing[] }).operations ?? []);
+  });
+
+  after(async () => {
+    await site?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('deploys VMs in the policy ratio (bio:fusion = 1:2 over a pool of 6 → 2 and 4)', () => {
+    expect(result.peak).to.deep.equal({ bio: 2, fusion: 4 });
+  });
+
+  it('makes every VM grid-visible: the BDII counts all 6, GridWay\'s DISCOVER lists them', () => {
+    expect(result.peakBdiiInstances).to.equal(6);
+    expect([...result.peakGwdView].sort()).to.deep.equal(site!.pool.map((p) => p.hostname).sort());
+  });
+
+  it('runs every job inside a VM of its own VO, which reports the VO appliance and the guest kernel', () => {
+    expect(result.jobs).to.have.length(12);
+    for (const j of result.jobs) {
+      const manifest = site!.appliances[j.vo]!;
+      const id = `${j.vo}-appliance-1.0`;
+      expect(j.ended, `job ${j.id} ran to its end: ${j.output}`).to.equal(true);
+      expect(j.queue, `job ${j.id}`).to.equal(QUEUE[j.vo]);
+      expect(j.host, `job ${j.id} ran on a pool VM`).to.be.oneOf(site!.pool.map((p) => p.hostname));
+      expect(result.vosOfNode[j.host!], `job ${j.id}'s VM served ${j.vo}`).to.include(j.vo);
+      expect(j.marker, `job ${j.id}'s VM marker`).to.equal(`vo=${j.vo} appliance=${id}`);
+      expect(j.tool, `job ${j.id} found its VO's tool`).to.equal(`vo=${j.vo} appliance=${id} kernel=${manifest.kernelRelease}`);
+      expect(j.kernel, `job ${j.id} ran on the guest kernel`).to.equal(manifest.kernelRelease);
+    }
+    for (const vo of VOS) expect(result.jobs.filter((j) => j.vo === vo).length).to.be.greaterThan(0);
+  });
+
+  it('times every deployment phase CR PT DA VMB VMR SR PUB GW', () => {
+    expect(deployTimings.length).to.be.at.least(6);
+    for (const t of deployTimings) {
+      const phases = (t.phases ?? []).map((p) => p.phase);
+      expect(phases, t.operation?.node).to.include.members(['PHASE_CR', 'PHASE_PT', 'PHASE_DA', 'PHASE_VMB', 'PHASE_VMR', 'PHASE_SR', 'PHASE_PUB', 'PHASE_GW']);
+    }
+    const mean = (p: string): number => {
+      const d = deployTimings.flatMap((t) => (t.phases ?? []).filter((x) => x.phase === p).map((x) => x.durationMs ?? 0));
+      return d.reduce((a, b) => a + b, 0) / d.length / 1000;
+    };
+    console.log(`      mean s: ${['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW'].map((p) => `${p} ${mean(`PHASE_${p}`).toFixed(2)}`).join(', ')}`);
+    console.log(`      released jobs → pool full ${result.wall.toPeakS.toFixed(1)} s, → every node gone ${result.wall.toEmptyS.toFixed(1)} s`);
+  });
+
+  it('leaves nothing behind once demand ends: no node, lease, SGE host, BDII entry, GridWay host, domain, tap, DHCP file, overlay', () => {
+    const a = result.after;
+    expect(a.poolFree, 'pool leases all free').to.equal(a.poolTotal);
+    expect(a.poolTotal).to.equal(6);
+    expect(a.sgeNodes, 'SGE exec hosts').to.deep.equal([]);
+    expect(a.bdiiInstances, 'BDII instances').to.equal(0);
+    expect(a.gwdView, "GridWay's view").to.deep.equal([]);
+    for (const [host, l] of Object.entries(a.leftovers)) {
+      expect(l, host).to.deep.equal({ qemuProcesses: [], taps: [], dhcpFiles: [], overlays: [], domainRecords: [] });
+    }
+  });
+});
