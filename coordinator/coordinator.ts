@@ -110,7 +110,14 @@ export class Coordinator {
     }));
     const runner = (this.runner = new OperationRunner({
       store, pool, queue, clients: this.agentClients(agentCreds), grid, events, clock, logger, settings,
-      listener: { onPhase: (m) => metrics.onPhase(m), onFinished: (o) => metrics.onFinished(o) },
+      listener: {
+        onPhase: (m) => metrics.onPhase(m),
+        onFinished: (o) => {
+          metrics.onFinished(o);
+          // Failed deployments hold back the scaling loop's next ones for their VO (no hot loop of failures).
+          this.scaling?.onOperationFinished(o);
+        },
+      },
     }));
     queue.attach(runner);
     const reconciler = (this.reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) }));
@@ -133,6 +140,7 @@ export class Coordinator {
       [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService({
         site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger, visibility,
         heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => this.scaling?.targets() ?? new Map(),
+        deployHolds: () => this.scaling?.deployHolds() ?? new Map(),
       }) }],
     );
     this.port = await this.server.listen(config.listen, creds);

@@ -1,10 +1,10 @@
-import { DEPLOY_PHASES, REMOVE_PHASES } from '../../shared/phases.js';
+import { DEPLOY_PHASES, REMOVE_PHASES, type PhaseName } from '../../shared/phases.js';
 import type { OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import type { AgentRegistry } from '../inventory/agent-registry.js';
 import type { NodePool } from '../pool/node-pool.js';
 import type { PolicyWatcher } from '../policy/policy-watcher.js';
-import type { OperationRecord } from '../store/records.js';
+import type { OperationRecord, PhaseRow } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
 import { policyStatusToWire } from './policy-wire.js';
 
@@ -19,6 +19,8 @@ export interface SiteViewDeps {
   depth(): { queued: number; running: number };
   /** Current target and demand per VO (from the scaling loop), if it runs. */
   targets(): ReadonlyMap<string, { target: number; demand: number }>;
+  /** VOs with deployments failed since their last success, and until when the scaling loop holds back new ones. */
+  deployHolds(): ReadonlyMap<string, { failures: number; untilMs: number; lastError: string }>;
 }
 
 /** The `vonode status` summary. */
@@ -27,12 +29,15 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
   const hosts = d.registry.list();
   const depth = d.depth();
   const targets = d.targets();
+  const holds = d.deployHolds();
   const vos: VoStatus[] = d.policy.current.vos.map((vo) => {
     const mine = nodes.filter((n) => n.vo === vo.name);
     const count = (s: string): number => mine.filter((n) => n.state === s).length;
+    const hold = holds.get(vo.name);
     return {
       vo: vo.name, weight: vo.weight, target: targets.get(vo.name)?.target ?? vo.min, running: count('running'),
       deploying: count('deploying'), draining: count('draining') + count('removing'), demand: targets.get(vo.name)?.demand ?? 0,
+      deployFailures: hold?.failures ?? 0, deployHeldUntilUnixMs: hold?.untilMs ?? 0, lastDeployError: hold?.lastError ?? '',
     };
   });
   return {
@@ -43,23 +48,46 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
 }
 
 const KNOWN = new Set<string>([...DEPLOY_PHASES, ...REMOVE_PHASES]);
+// Phases the coordinator runs and stamps itself; the others come from the agent of the attempt's host.
+const COORDINATOR_PHASES = new Set<PhaseName>(['SR', 'PUB', 'GW', 'DRN']);
 
 /**
  * Per-operation phase durations of the last attempt (the paper's Table 2 and
- * Table 3 rows); total = first start to last end on the agent's clock, so
- * time spent queued before CR is not counted, as in the paper.
+ * Table 3 rows). Each duration is measured on one clock (the agent's
+ * CLOCK_MONOTONIC for CR..VMR and RC..DKR, the coordinator's for SR, PUB, GW
+ * and DRN); monotonic clocks of two machines are not comparable, so the
+ * total is the wall-clock span from the first phase start to the last phase
+ * end. Every mark carries the Unix time of the process that stamped it (the
+ * agent's marks are relayed as stamped, not re-stamped on receipt), so with
+ * both daemons NTP-synced the total is true elapsed time within their clock
+ * offset (ms), relay time between VMR and SR included. It never counts time
+ * spent queued before CR (as in the paper). A clock offset cannot shrink it
+ * below the sum of each clock's own span; that sum is also the total when a
+ * mark lacks its Unix time.
  */
-export function operationTimings(store: StateStore, ops: readonly OperationRecord[], toWire: (o: OperationRecord) => OperationTiming['operation']): OperationTiming[] {
+export function operationTimings(store: Pick<StateStore, 'phases'>, ops: readonly OperationRecord[], toWire: (o: OperationRecord) => OperationTiming['operation']): OperationTiming[] {
   return ops.map((op) => {
     const rows = store.phases(op.id).filter((p) => p.attempt === op.attempt && KNOWN.has(p.phase));
     const ends = rows.filter((p) => p.edge === 'end');
-    const starts = rows.filter((p) => p.edge === 'start');
-    const first = Math.min(...starts.map((p) => p.monotonicMs));
-    const last = Math.max(...ends.map((p) => p.monotonicMs));
     return {
       operation: toWire(op),
       phases: ends.map((p) => ({ phase: phaseMarkToWire({ ...p, operationId: op.id, hostname: op.node }).phase, durationMs: p.durationMs })),
-      totalMs: ends.length && starts.length ? last - first : 0,
+      totalMs: totalSpanMs(rows),
     };
   });
+}
+
+/** First start to last end of `rows` on their wall clocks, bounded below by the per-clock spans (see operationTimings); 0 without both edges. */
+function totalSpanMs(rows: readonly PhaseRow[]): number {
+  const perClock = span(rows.filter((p) => !COORDINATOR_PHASES.has(p.phase)), (p) => p.monotonicMs)
+    + span(rows.filter((p) => COORDINATOR_PHASES.has(p.phase)), (p) => p.monotonicMs);
+  if (!rows.every((p) => p.unixMs > 0)) return perClock;
+  return Math.max(span(rows, (p) => p.unixMs), perClock);
+}
+
+/** Latest end minus earliest start by `at`; 0 unless the rows have both a start and an end. */
+function span(rows: readonly PhaseRow[], at: (p: PhaseRow) => number): number {
+  const starts = rows.filter((p) => p.edge === 'start').map(at);
+  const ends = rows.filter((p) => p.edge === 'end').map(at);
+  return starts.length && ends.length ? Math.max(0, Math.max(...ends) - Math.min(...starts)) : 0;
 }

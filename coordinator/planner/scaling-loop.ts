@@ -4,7 +4,8 @@ import type { Logger } from '../../shared/logger.js';
 import type { BatchSystem } from '../lrms/batch-system.js';
 import type { Policy } from '../policy/policy-schema.js';
 import { policyToClaims } from '../policy/policy-schema.js';
-import type { NodeRecord } from '../store/records.js';
+import type { NodeRecord, OperationRecord } from '../store/records.js';
+import { DeployBackoff, type DeployHold } from './deploy-backoff.js';
 import { fairShareTargets, type Targets } from './fair-share.js';
 import { applyHysteresis } from './scaling-hysteresis.js';
 import { planScaling, type ScalingPlan } from './scaling-plan.js';
@@ -23,6 +24,8 @@ export interface ScalingLoopDeps {
   submitRemove(hostname: string): void;
   clock: Clock;
   logger: Logger;
+  /** Holds back new deployments of a VO whose deployments fail; by default 5 s doubling up to 5 min. */
+  deployBackoff?: DeployBackoff;
 }
 
 /** Target and demand (in nodes) of one VO, for `vonode status`. */
@@ -38,7 +41,10 @@ export type ScalingLoopState = 'idle' | 'running' | 'stopped';
  * Demand-driven scaling: every interval, read each VO queue's jobs from the
  * batch system, compute weighted max-min fair targets over the pool, hold
  * changes back by the policy's cooldowns, and submit deployments and drains
- * through the same queue as manual operations.
+ * through the same queue as manual operations. A VO whose deployments fail
+ * for good gets no new ones for a while (DeployBackoff), so a broken
+ * appliance does not turn into a loop of failing deployments; its drains and
+ * removals go on.
  */
 export class ScalingLoop {
   state: ScalingLoopState = 'idle';
@@ -49,8 +55,11 @@ export class ScalingLoop {
   private current = new Map<string, VoTarget>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
+  private readonly backoff: DeployBackoff;
 
-  constructor(private readonly deps: ScalingLoopDeps) {}
+  constructor(private readonly deps: ScalingLoopDeps) {
+    this.backoff = deps.deployBackoff ?? new DeployBackoff();
+  }
 
   /** Starts ticking every `intervalMs` (the first tick at once). */
   start(intervalMs: number): void {
@@ -79,6 +88,32 @@ export class ScalingLoop {
     return this.current;
   }
 
+  /** Every VO with deployments failed since its last success, and until when its new ones are held back. */
+  deployHolds(): ReadonlyMap<string, Readonly<DeployHold>> {
+    return this.backoff.snapshot();
+  }
+
+  /**
+   * Told when an operation ended for good (succeeded, or failed with no retry
+   * left), whoever submitted it: a failed deployment holds back the VO's new
+   * ones, a successful one lifts the hold. Other kinds are ignored.
+   */
+  onOperationFinished(op: Pick<OperationRecord, 'kind' | 'state' | 'vo' | 'error' | 'createdMs'>): void {
+    if (op.kind !== 'deploy' || (op.state !== 'succeeded' && op.state !== 'failed')) return;
+    const { logger, clock } = this.deps;
+    const before = this.backoff.snapshot().get(op.vo);
+    const hold = this.backoff.record({ vo: op.vo, succeeded: op.state === 'succeeded', error: op.error, submittedMs: op.createdMs }, clock.nowMs());
+    if (hold) {
+      logger.warn(
+        { vo: op.vo, failures: hold.failures, delayMs: hold.delayMs, lastError: hold.lastError },
+        `deployments of VO ${op.vo} failed (${hold.failures} since its last success): no new ones for ${Math.round(hold.delayMs / 1000)} s; ` +
+          `check the VO's appliance in the policy ('vonode policy check') and the agent logs`,
+      );
+    } else if (before && op.state === 'succeeded') {
+      logger.info({ vo: op.vo, failures: before.failures }, `a deployment of VO ${op.vo} succeeded: deployments no longer held back`);
+    }
+  }
+
   /** One pass: demand → fair targets → cooldowns → actions. Returns what it submitted. */
   async tick(): Promise<ScalingPlan> {
     const { deps } = this;
@@ -97,9 +132,10 @@ export class ScalingLoop {
     this.lastChangeMs = held.lastChangeMs;
     this.current = new Map(claims.map((c) => [c.vo, { target: held.targets[c.vo] ?? 0, demand: c.demand }]));
     const runningJobs = await this.trackIdle(now);
+    this.backoff.retain(policy.vos.map((v) => v.name));
     const plan = planScaling({
       targets: held.targets, nodes: deps.nodes(), runningJobs, idleSinceMs: this.idleSince, nowMs: now,
-      idleBeforeDrainMs: policy.idleBeforeDrainMs, poolFree: deps.poolFree(),
+      idleBeforeDrainMs: policy.idleBeforeDrainMs, poolFree: deps.poolFree(), deployHeld: this.backoff.heldVos(now),
     });
     for (const d of plan.deploy) deps.submitDeploy(d.vo, d.count);
     for (const h of plan.drain) deps.submitDrain(h);

@@ -14,6 +14,8 @@ export interface ScalingInput {
   idleBeforeDrainMs: number;
   /** Pool triples free now. */
   poolFree: number;
+  /** VOs whose new deployments are held back (their last ones failed): their deficits take no triple and reclaim no node. */
+  deployHeld?: ReadonlySet<string>;
 }
 
 /** The actions of one scaling pass. */
@@ -31,14 +33,15 @@ const ACTIVE = new Set<NodeRecord['state']>(['deploying', 'running']);
  * jobs); busy nodes are drained only to reclaim capacity that a VO below its
  * target cannot get otherwise, fewest running jobs first. A drain never kills
  * a job: the node leaves when its last job ends. Deploying nodes are never
- * drained.
+ * drained. A VO whose deployments are held back grows not at all, and busy
+ * nodes of others are not reclaimed for it; its drains go on as usual.
  */
 export function planScaling(input: ScalingInput): ScalingPlan {
   const vos = Object.keys(input.targets);
   const active = (vo: string): NodeRecord[] => input.nodes.filter((n) => n.vo === vo && ACTIVE.has(n.state));
   const deficits = vos
     .map((vo) => ({ vo, count: (input.targets[vo] ?? 0) - active(vo).length }))
-    .filter((d) => d.count > 0)
+    .filter((d) => d.count > 0 && !input.deployHeld?.has(d.vo))
     .sort((a, b) => b.count - a.count || a.vo.localeCompare(b.vo));
   let free = input.poolFree;
   const deploy: ScalingPlan['deploy'] = [];

@@ -1,5 +1,5 @@
-import type { PolicyStatus, StatusResponse } from '../../../shared/gen/vonode/v1/coordinator.js';
-import { formatAge, formatTime, shortId } from './format.js';
+import type { PolicyStatus, StatusResponse, VoStatus } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { formatAge, formatDuration, formatTime, shortId } from './format.js';
 import { renderTable } from './table.js';
 
 /** How to print: wall-clock now (for ages) and whether ANSI colour is allowed. */
@@ -32,7 +32,25 @@ export function renderPolicyStatus(policy: PolicyStatus | undefined, opts: ViewO
   return lines;
 }
 
-/** `vonode status`: site summary lines, then one row per VO. */
+/**
+ * Lines for each VO whose deployments failed since its last success: how
+ * many, whether the scaling loop still holds new ones back, the last error
+ * (first line) and where to look.
+ */
+export function renderDeployHolds(vos: readonly VoStatus[], policyFile: string, opts: ViewOptions): string[] {
+  return vos.filter((v) => v.deployFailures > 0).flatMap((v) => {
+    const held = v.deployHeldUntilUnixMs > opts.nowMs
+      ? `new ones held back for ${formatDuration(v.deployHeldUntilUnixMs - opts.nowMs)} more`
+      : 'new ones allowed again';
+    return [
+      `${v.vo}: ${v.deployFailures} deployment(s) failed since the last success; ${held}`,
+      `  last error: ${v.lastDeployError.split('\n')[0] || '-'}`,
+      `  check the VO's appliance (vonode policy check ${policyFile || 'FILE'}) and the agent logs`,
+    ];
+  });
+}
+
+/** `vonode status`: site summary lines, one row per VO, then any VO whose deployments fail. */
 export function renderStatus(s: StatusResponse, address: string, opts: ViewOptions): string[] {
   const lines = [
     `site        ${s.site || '-'}  (coordinator ${address}, up ${formatAge(s.startedUnixMs, opts.nowMs)})`,
@@ -45,5 +63,6 @@ export function renderStatus(s: StatusResponse, address: string, opts: ViewOptio
   if (!s.vos.length) return [...lines, 'no VOs in the policy'];
   const columns = ['VO', 'WEIGHT', 'TARGET', 'RUNNING', 'DEPLOYING', 'DRAINING', 'DEMAND'].map((h, i) => ({ header: h, right: i > 0 }));
   const rows = s.vos.map((v) => [v.vo, v.weight, v.target, v.running, v.deploying, v.draining, v.demand].map(String));
-  return [...lines, ...renderTable(columns, rows)];
+  const holds = renderDeployHolds(s.vos, s.policy?.file ?? '', opts);
+  return [...lines, ...renderTable(columns, rows), ...(holds.length ? ['', ...holds] : [])];
 }

@@ -324,6 +324,15 @@ export interface VoStatus {
   deploying: number;
   draining: number;
   demand: number;
+  /** Deployments of the VO that failed for good since its last success (0: none). */
+  deployFailures: number;
+  /**
+   * While in the future, the scaling loop submits no new deployment of the VO
+   * (a backoff after those failures); 0 when never held since the last success.
+   */
+  deployHeldUntilUnixMs: number;
+  /** the last failed deployment's error */
+  lastDeployError: string;
 }
 
 export interface StatusResponse {
@@ -1918,7 +1927,18 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseVoStatus(): VoStatus {
-  return { vo: "", weight: 0, target: 0, running: 0, deploying: 0, draining: 0, demand: 0 };
+  return {
+    vo: "",
+    weight: 0,
+    target: 0,
+    running: 0,
+    deploying: 0,
+    draining: 0,
+    demand: 0,
+    deployFailures: 0,
+    deployHeldUntilUnixMs: 0,
+    lastDeployError: "",
+  };
 }
 
 export const VoStatus: MessageFns<VoStatus> = {
@@ -1943,6 +1963,15 @@ export const VoStatus: MessageFns<VoStatus> = {
     }
     if (message.demand !== 0) {
       writer.uint32(56).uint32(message.demand);
+    }
+    if (message.deployFailures !== 0) {
+      writer.uint32(64).uint32(message.deployFailures);
+    }
+    if (message.deployHeldUntilUnixMs !== 0) {
+      writer.uint32(73).double(message.deployHeldUntilUnixMs);
+    }
+    if (message.lastDeployError !== "") {
+      writer.uint32(82).string(message.lastDeployError);
     }
     return writer;
   },
@@ -2016,6 +2045,30 @@ export const VoStatus: MessageFns<VoStatus> = {
             message.demand = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.deployFailures = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.deployHeldUntilUnixMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lastDeployError = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2037,6 +2090,21 @@ export const VoStatus: MessageFns<VoStatus> = {
       deploying: isSet(object.deploying) ? globalThis.Number(object.deploying) : 0,
       draining: isSet(object.draining) ? globalThis.Number(object.draining) : 0,
       demand: isSet(object.demand) ? globalThis.Number(object.demand) : 0,
+      deployFailures: isSet(object.deployFailures)
+        ? globalThis.Number(object.deployFailures)
+        : isSet(object.deploy_failures)
+        ? globalThis.Number(object.deploy_failures)
+        : 0,
+      deployHeldUntilUnixMs: isSet(object.deployHeldUntilUnixMs)
+        ? globalThis.Number(object.deployHeldUntilUnixMs)
+        : isSet(object.deploy_held_until_unix_ms)
+        ? globalThis.Number(object.deploy_held_until_unix_ms)
+        : 0,
+      lastDeployError: isSet(object.lastDeployError)
+        ? globalThis.String(object.lastDeployError)
+        : isSet(object.last_deploy_error)
+        ? globalThis.String(object.last_deploy_error)
+        : "",
     };
   },
 
@@ -2063,6 +2131,15 @@ export const VoStatus: MessageFns<VoStatus> = {
     if (message.demand !== 0) {
       obj.demand = Math.round(message.demand);
     }
+    if (message.deployFailures !== 0) {
+      obj.deployFailures = Math.round(message.deployFailures);
+    }
+    if (message.deployHeldUntilUnixMs !== 0) {
+      obj.deployHeldUntilUnixMs = floatToJson(message.deployHeldUntilUnixMs);
+    }
+    if (message.lastDeployError !== "") {
+      obj.lastDeployError = message.lastDeployError;
+    }
     return obj;
   },
 
@@ -2078,6 +2155,9 @@ export const VoStatus: MessageFns<VoStatus> = {
     message.deploying = object.deploying ?? 0;
     message.draining = object.draining ?? 0;
     message.demand = object.demand ?? 0;
+    message.deployFailures = object.deployFailures ?? 0;
+    message.deployHeldUntilUnixMs = object.deployHeldUntilUnixMs ?? 0;
+    message.lastDeployError = object.lastDeployError ?? "";
     return message;
   },
 };

@@ -56,6 +56,23 @@ describe('coordinator/cli/render: tables, status, events, JSON', () => {
     expect(cells(lines[header + 1])).to.deep.equal(['bio', '2', '2', '1', '1', '0', '7']);
   });
 
+  it('says which VOs\' deployments fail, whether new ones are held back, the last error and where to look', () => {
+    const status = cannedData().status;
+    expect(renderStatus(status, 'c:1', { nowMs: NOW, color: false }).some((l) => l.includes('failed since'))).to.equal(false);
+    status.vos[0] = { ...status.vos[0]!, deployFailures: 3, deployHeldUntilUnixMs: NOW + 35_000, lastDeployError: 'phys01: PT: GET http://repo/bio.qcow2: HTTP 404\nmore' };
+    status.vos[1] = { ...status.vos[1]!, deployFailures: 1, deployHeldUntilUnixMs: NOW - 1_000, lastDeployError: 'phys02: VMR timed out' };
+    const out = renderStatus(status, 'c:1', { nowMs: NOW, color: false });
+    const at = out.findIndex((l) => l.startsWith('bio: '));
+    expect(out.slice(at)).to.deep.equal([
+      'bio: 3 deployment(s) failed since the last success; new ones held back for 35s more',
+      '  last error: phys01: PT: GET http://repo/bio.qcow2: HTTP 404',
+      "  check the VO's appliance (vonode policy check /etc/vonode/policy.yaml) and the agent logs",
+      'fusion: 1 deployment(s) failed since the last success; new ones allowed again',
+      '  last error: phys02: VMR timed out',
+      "  check the VO's appliance (vonode policy check /etc/vonode/policy.yaml) and the agent logs",
+    ]);
+  });
+
   it('shouts when the policy file on disk was rejected (red only with colour)', () => {
     const status = cannedData().status;
     status.policy = { ...status.policy!, rejectedError: 'vos.bio.max: is 2, below min (3)' };

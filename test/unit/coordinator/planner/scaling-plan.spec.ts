@@ -35,6 +35,18 @@ describe('coordinator/planner/planScaling', () => {
     expect(planScaling(input({ targets: { bio: 1, fusion: 1 }, nodes, runningJobs, poolFree: 5 })).drain).to.deep.equal([]);
   });
 
+  it('gives a held-back VO no triple and reclaims no busy node for it, but still drains its idle ones', () => {
+    const deployHeld = new Set(['bio']);
+    expect(planScaling(input({ targets: { bio: 3, fusion: 2 }, poolFree: 7, deployHeld })).deploy).to.deep.equal([{ vo: 'fusion', count: 2 }]);
+    const busy = [node('f1', 'fusion'), node('f2', 'fusion')];
+    const runningJobs = new Map([['f1', 1], ['f2', 2]]);
+    expect(planScaling(input({ targets: { bio: 1, fusion: 1 }, nodes: busy, runningJobs, poolFree: 0 })).drain).to.deep.equal(['f1']);
+    expect(planScaling(input({ targets: { bio: 1, fusion: 1 }, nodes: busy, runningJobs, poolFree: 0, deployHeld })).drain).to.deep.equal([]);
+    const idle = [node('b1', 'bio'), node('b2', 'bio')];
+    const idleSinceMs = new Map([['b1', 0], ['b2', 0]]);
+    expect(planScaling(input({ targets: { bio: 1 }, nodes: idle, runningJobs: new Map([['b1', 0], ['b2', 0]]), idleSinceMs, deployHeld })).drain).to.have.length(1);
+  });
+
   it('treats a node the batch system does not list as busy (it may be registering)', () => {
     expect(planScaling(input({ targets: { bio: 0 }, nodes: [node('a', 'bio')] })).drain).to.deep.equal([]);
   });
