@@ -117,8 +117,17 @@ exit 0
 SCRIPT
 chmod +x "$tree/usr/share/udhcpc/default.script"
 
-# Power button (QMP system_powerdown / xl shutdown) -> clean poweroff.
-printf '#!/bin/sh\necho VONODE-GUEST-POWEROFF > /dev/console\nsync\npoweroff -f\n' > "$tree/etc/acpi/PWRF/00000080"
+# Power button (QMP system_powerdown / xl shutdown) -> clean poweroff, after
+# the appliance's shutdown steps (/etc/vonode/shutdown.d/*, e.g. stopping a
+# batch daemon so its server sees the connection close).
+mkdir -p "$tree/etc/vonode/shutdown.d"
+cat > "$tree/etc/acpi/PWRF/00000080" <<'POWEROFF'
+#!/bin/sh
+echo VONODE-GUEST-POWEROFF > /dev/console
+for step in /etc/vonode/shutdown.d/*; do [ -x "$step" ] && "$step"; done
+sync
+poweroff -f
+POWEROFF
 chmod +x "$tree/etc/acpi/PWRF/00000080"
 
 cat > "$tree/init" <<'INIT'

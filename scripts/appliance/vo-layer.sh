@@ -12,6 +12,7 @@
 #                                       the job user (uid 1000); no job runs as root
 #   /etc/vonode/sge-cell/               the cell's common/ files (bootstrap, ...)
 #   /etc/vonode/vo-init.sh              boot step run by /init after the DHCP lease
+#   /etc/vonode/shutdown.d/50-sge-execd power-off step: stops sge_execd cleanly
 
 add_vo_layer() {
   local f lib bin admin admin_uid admin_gid
@@ -122,6 +123,19 @@ echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$c
 exit 0
 VOINIT
   chmod 755 "$tree/etc/vonode/vo-init.sh"
+  # At power-off: stop sge_execd so the qmaster sees its connection close.
+  # Otherwise the qmaster keeps the dead VM's connection open and refuses the
+  # next VM given the same pool name ("endpoint is not unique"), whose execd
+  # then retries only a minute later.
+  cat > "$tree/etc/vonode/shutdown.d/50-sge-execd" <<'EXECDSTOP'
+#!/bin/sh
+pids=$(pidof sge_execd) || exit 0
+kill $pids
+i=0
+while [ $i -lt 30 ] && pidof sge_execd >/dev/null; do sleep 0.1; i=$((i+1)); done
+echo "VONODE-SGE-EXECD-STOPPED after $((i * 100)) ms" > /dev/console
+EXECDSTOP
+  chmod 755 "$tree/etc/vonode/shutdown.d/50-sge-execd"
   # /init runs the step just before its readiness line.
   grep -q '^echo "VONODE-GUEST-READY' "$tree/init" || die "/init has no readiness line to hook into"
   sed -i 's|^echo "VONODE-GUEST-READY|[ -x /etc/vonode/vo-init.sh ] \&\& /etc/vonode/vo-init.sh\n&|' "$tree/init"

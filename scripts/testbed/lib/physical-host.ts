@@ -5,7 +5,7 @@ import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
 import { dnsmasqArgv } from './dnsmasq.js';
 import type { SgeTestbed } from './sge-testbed.js';
-import { TestbedProcess, tsNode } from './testbed-process.js';
+import { builtNode, TestbedProcess } from './testbed-process.js';
 
 /** What a physical host needs to know of its site. */
 export interface PhysicalHostSite {
@@ -133,7 +133,7 @@ export class PhysicalHost {
       tls: tls(this.name),
       coordinator: { address: this.site.coordinator, advertise: this.agentAddress },
     }));
-    this.agent = new TestbedProcess(`vonode-agent ${this.name}`, this.inNetns(tsNode('agent/main.ts', ['--config', configFile], AGENT_NODE_FLAGS)), path.join(this.dir, 'agent.log'));
+    this.agent = new TestbedProcess(`vonode-agent ${this.name}`, this.inNetns(builtNode('agent/main.ts', ['--config', configFile], AGENT_NODE_FLAGS)), path.join(this.dir, 'agent.log'));
     this.agent.start();
   }
 }

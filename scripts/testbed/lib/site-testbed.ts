@@ -7,7 +7,7 @@ import { ensureVoAppliance, type VoApplianceManifest } from './appliance.js';
 import { GwdStandIn } from './gwd-stand-in.js';
 import { PhysicalHost, type HostLeftovers } from './physical-host.js';
 import { SgeTestbed } from './sge-testbed.js';
-import { REPO, TestbedProcess, tsNode } from './testbed-process.js';
+import { buildDaemons, builtNode, REPO, TestbedProcess, tsNode } from './testbed-process.js';
 
 /** The testbed's shape; every field has a default that fits a 2-core machine. */
 export interface TestbedOptions {
@@ -25,6 +25,8 @@ export interface TestbedOptions {
   payloadMb?: number;
   /** Memory of each VM. */
   vmMemory?: string;
+  /** How long a node must be idle before scale-down drains it (a policy duration; benchmarks that deploy by hand raise it). */
+  idleBeforeDrain?: string;
   /** Where progress lines go. */
   say?: (line: string) => void;
 }
@@ -63,7 +65,7 @@ export class SiteTestbed {
   private readonly say: (line: string) => void;
 
   constructor(options: TestbedOptions, private readonly runner: CommandRunner = new ProcessRunner()) {
-    this.o = { lanPrefix: '10.130.0', hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, payloadMb: 32, vmMemory: '256MiB', ...options };
+    this.o = { lanPrefix: '10.130.0', hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, payloadMb: 32, vmMemory: '256MiB', idleBeforeDrain: '3s', ...options };
     this.say = options.say ?? (() => undefined);
     if (!path.isAbsolute(this.o.dir)) throw new Error(`the testbed directory must be an absolute path, not ${this.o.dir}`);
     this.sge = new SgeTestbed(path.join(this.o.dir, 'sge'), this.o.lanPrefix, 'sge-master', runner);
@@ -93,6 +95,8 @@ export class SiteTestbed {
     await mkdir(this.o.dir, { recursive: true });
     await chmod(this.o.dir, 0o755); // sgeadmin and openldap walk through it
     await writeFile(path.join(this.o.dir, TESTBED_MARKER), `vonode testbed started ${new Date().toISOString()}\n`);
+    this.say('compiling the daemons and the CLI (dist/, as installed)');
+    await buildDaemons(this.runner);
     this.say('building the VO appliances (Debian cloud kernel, busybox, sge_execd)');
     await this.buildAppliances();
     this.say(`starting the frontend: SGE qmaster on ${this.sge.master} (${this.frontendIp}), cluster LAN ${this.o.lanPrefix}.0/24`);
@@ -123,7 +127,7 @@ export class SiteTestbed {
 
   /** argv of the `vonode` CLI on the frontend. */
   cliArgv(args: readonly string[]): string[] {
-    return this.inFrontend(tsNode('coordinator/cli/main.ts', [...this.cliConnection(), ...args]));
+    return this.inFrontend(builtNode('coordinator/cli/main.ts', [...this.cliConnection(), ...args]));
   }
 
   /** Sum of GLUE2ExecutionEnvironmentTotalInstances of vonode's execution environments in the BDII. */
@@ -219,7 +223,7 @@ export class SiteTestbed {
         appliance: { disk: ref('disk.qcow2'), kernel: ref('vmlinuz'), initrd: ref('initrd.gz'), cmdline },
       };
     };
-    return { cooldowns: { scaleUp: '1s', scaleDown: '2s' }, idleBeforeDrain: '3s', vos: { bio: vo('bio'), fusion: vo('fusion') } };
+    return { cooldowns: { scaleUp: '1s', scaleDown: '2s' }, idleBeforeDrain: this.o.idleBeforeDrain, vos: { bio: vo('bio'), fusion: vo('fusion') } };
   }
 
   private async startCoordinator(): Promise<void> {
@@ -238,7 +242,7 @@ export class SiteTestbed {
       gridway: { waitForMad: true },
       tls,
     }));
-    this.coordinator = new TestbedProcess('vonode-coordinator', this.inFrontend(tsNode('coordinator/main.ts', ['--config', configFile])), path.join(dir, 'coordinator.log'));
+    this.coordinator = new TestbedProcess('vonode-coordinator', this.inFrontend(builtNode('coordinator/main.ts', ['--config', configFile])), path.join(dir, 'coordinator.log'));
     this.daemons.push(this.coordinator);
     this.coordinator.start();
     await this.coordinator.waitUntil('answering', () => this.cli(['status', '--json'], 10_000).then(() => true), 60_000);
@@ -260,7 +264,9 @@ export class SiteTestbed {
     await writeFile(conf, [
       `VONODE_COORDINATOR=${this.coordinatorAddress}`,
       `VONODE_TLS_CA=${providerDir}/ca.pem`, `VONODE_TLS_CERT=${providerDir}/cli.pem`, `VONODE_TLS_KEY=${providerDir}/cli-key.pem`,
-      `VONODE_GLUE_ARGS=--glue13 --ce-host ${this.sge.master} --timeout 10`, '',
+      `VONODE_GLUE_ARGS=--glue13 --ce-host ${this.sge.master} --timeout 10`,
+      // the compiled CLI: BDII runs the provider every cycle, and node + tsx would cost ~0.3 s more each time
+      `VONODE_CLI=${builtNode('coordinator/cli/main.ts').join(' ')}`, '',
     ].join('\n'));
     const provider = `'${path.join(REPO, 'scripts/bdii/vonode-provider')}' '${conf}'`;
     await runChecked(this.runner, this.inFrontend(['bash', path.join(REPO, 'scripts/testbed/bdii.sh'), 'start', dir, '--port', String(BDII_PORT), '--breathe', '1', '--provider', provider]), { timeoutMs: 900_000 });
@@ -271,7 +277,7 @@ export class SiteTestbed {
   private async startGwd(): Promise<void> {
     const [ca, cert, key] = ['ca.pem', 'cli.pem', 'cli-key.pem'].map((f) => path.join(this.pki, f));
     const args = `--coordinator ${this.coordinatorAddress} --ca ${ca} --cert ${cert} --key ${key} --lrms sge`;
-    this.gwd = new GwdStandIn(this.inFrontend(tsNode('coordinator/gridway/main.ts', [args])), path.join(this.o.dir, 'logs', 'gwd-stand-in.log'));
+    this.gwd = new GwdStandIn(this.inFrontend(builtNode('coordinator/gridway/main.ts', [args])), path.join(this.o.dir, 'logs', 'gwd-stand-in.log'));
     await this.gwd.start();
     this.say('GridWay: the real vonode-gw-im-mad, driven by a gwd STAND-IN (GridWay is not packaged for Debian)');
   }

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../../../shared/clock.js';
+import { runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
 
 /** The repository root (daemons run from it so `--import tsx` resolves). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -11,6 +12,20 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** argv that runs a TypeScript entry point of this repository with node + tsx. */
 export function tsNode(entry: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
   return [process.execPath, ...nodeFlags, '--import', 'tsx', path.join(REPO, entry), ...args];
+}
+
+/**
+ * argv that runs a daemon or the CLI as installed: the compiled build
+ * (dist/, `npm run build`) with plain node. `entry` is the source path, e.g.
+ * "coordinator/main.ts".
+ */
+export function builtNode(entry: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return [process.execPath, ...nodeFlags, path.join(REPO, 'dist', entry.replace(/\.ts$/, '.js')), ...args];
+}
+
+/** Compiles agent/, coordinator/ and shared/ into dist/ (tsconfig.build.json), as `npm run build` does. */
+export async function buildDaemons(runner: CommandRunner): Promise<void> {
+  await runChecked(runner, [process.execPath, path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.build.json')], { timeoutMs: 300_000 });
 }
 
 /**
