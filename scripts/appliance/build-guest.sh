@@ -111,7 +111,8 @@ case "$1" in
     ip addr add "$ip/${mask:-24}" dev "$interface"
     [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
     [ -n "$hostname" ] && hostname "$hostname"
-    echo "$ip" > /run/ip ;;
+    echo "$ip" > /run/ip
+    cut -d' ' -f1 /proc/uptime > /run/lease-uptime ;;
 esac
 exit 0
 SCRIPT

@@ -113,13 +113,20 @@ echo "$master" > "$root/$cell/common/act_qmaster"
 ln -sfn /usr/lib/gridengine "$root/bin/lx-amd64"
 chown -R "$admin" "$root/$cell"
 [ -n "$spool" ] && mkdir -p "$spool" && chown "$admin" "$spool"
-echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none}" > /dev/console
+echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none} lease_uptime=$(cat /run/lease-uptime 2>/dev/null) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
 # sge_execd daemonises once it has its configuration from the qmaster; it
 # may wait for the qmaster first, so it starts in the background.
 ( cd /
   SGE_ROOT=$root SGE_CELL=$cell SGE_ARCH=lx-amd64 SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 \
     /usr/sbin/sge_execd > /run/sge_execd.out 2>&1
   echo "VONODE-SGE-EXECD-EXIT rc=$? $(tr '\n' ' ' < /run/sge_execd.out | cut -c1-400)" > /dev/console ) &
+# When the execd has its configuration from the qmaster it writes its PID file:
+# the guest's side of SR, for the console log.
+[ -n "$spool" ] && ( i=0
+  while [ $i -lt 1200 ]; do
+    if [ -s "$spool/$h/execd.pid" ]; then echo "VONODE-SGE-EXECD-UP uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console; exit 0; fi
+    sleep 0.05; i=$((i+1))
+  done ) &
 exit 0
 VOINIT
   chmod 755 "$tree/etc/vonode/vo-init.sh"

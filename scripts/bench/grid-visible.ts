@@ -5,9 +5,10 @@
 // GridWay MAD with the gwd stand-in), then deploys `--vms` nodes at once with
 // `vonode deploy`, `--runs` times (the first run has a cold image cache),
 // removing them between runs. Per node it prints the machine phases, the
-// guest's boot (VMR), SR, PUB, GW and request → grid-visible
-// (CR..VMR + SR + max(PUB, GW): PUB and GW run side by side after SR), and the
-// overhead beyond the guest's boot, which the issue wants under 5 s.
+// guest's boot (VMR), SR, PUB, GW, and request → visible to GridWay
+// (CR..VMR + SR + GW) and to the BDII (CR..VMR + SR + PUB; both start when SR
+// ends), each also as the time beyond the guest's boot (the issue wants the
+// GridWay one under 5 s).
 // Usage (root): node --import tsx scripts/bench/grid-visible.ts [--runs 4] [--vms 1] [--dir /tmp/vonode-bench-grid] [--keep-consoles]
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -78,15 +79,21 @@ async function keepConsoles(run: number): Promise<void> {
 function printReport(all: readonly Row[]): void {
   const s = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '-').padStart(6);
   console.log(`\nrequest → grid-visible, ${vms} VM(s) at once per run (seconds; run 1 had a cold image cache)`);
-  console.log(`RUN NODE     HOST     ${PHASES.map((p) => p.padStart(6)).join(' ')}  VISIBLE  BEYOND-BOOT`);
-  const beyond: number[] = [];
+  console.log('TO-GW = CR..VMR + SR + GW (gwd learns of the node from the MAD\'s push, not from the BDII);');
+  console.log('TO-BDII = CR..VMR + SR + PUB (PUB and GW both start when SR ends); BOOT = VMR, the guest\'s own boot to its lease');
+  console.log(`RUN NODE     HOST     ${PHASES.map((p) => p.padStart(6)).join(' ')}   TO-GW TO-BDII  GW-BOOT BDII-BOOT`);
+  const beyond = { gw: [] as number[], bdii: [] as number[] };
   for (const r of all) {
-    const machine = r.CR + r.PT + r.DA + r.VMB;
-    const visible = machine + r.VMR + r.SR + Math.max(r.PUB, r.GW);
-    beyond.push(visible - r.VMR);
-    console.log(`${String(r.run).padEnd(3)} ${r.node.padEnd(8)} ${r.host.padEnd(8)} ${PHASES.map((p) => s(r[p])).join(' ')}  ${s(visible)}   ${s(visible - r.VMR)}`);
+    const upToSr = r.CR + r.PT + r.DA + r.VMB + r.VMR + r.SR;
+    const toGw = upToSr + r.GW;
+    const toBdii = upToSr + r.PUB;
+    beyond.gw.push(toGw - r.VMR);
+    beyond.bdii.push(toBdii - r.VMR);
+    console.log(`${String(r.run).padEnd(3)} ${r.node.padEnd(8)} ${r.host.padEnd(8)} ${PHASES.map((p) => s(r[p])).join(' ')}  ${s(toGw)}  ${s(toBdii)}   ${s(toGw - r.VMR)}    ${s(toBdii - r.VMR)}`);
   }
-  const sorted = [...beyond].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)] ?? NaN;
-  console.log(`\nbeyond the guest's boot (request → grid-visible − VMR): median ${s(median).trim()} s, max ${s(Math.max(...beyond)).trim()} s; target < 5 s; the 2007 prototype: ~376 s in all`);
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  for (const [what, xs] of [['GridWay (through GW)', beyond.gw], ['the BDII (through PUB)', beyond.bdii]] as const) {
+    console.log(`request → visible to ${what}, beyond the guest's boot: median ${s(median(xs)).trim()} s, max ${s(Math.max(...xs)).trim()} s`);
+  }
+  console.log('target: through GW under the guest\'s boot + 5 s; the 2007 prototype: ~376 s from request to GridWay');
 }

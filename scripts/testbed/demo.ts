@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatEventLine } from '../../coordinator/cli/render/event-line.js';
 import { Edge } from '../../shared/gen/vonode/v1/common.js';
-import { OperationState, type CoordinatorEvent } from '../../shared/gen/vonode/v1/coordinator.js';
+import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../shared/gen/vonode/v1/coordinator.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import { runAcceptanceScenario, type ScenarioResult } from './lib/acceptance-scenario.js';
 import { SiteTestbed, TESTBED_MARKER, VOS } from './lib/site-testbed.js';
@@ -58,12 +58,38 @@ const heading = (title: string): void => say(`\n== ${title}`);
 
 const QUIET_OPERATION_STATES = new Set([OperationState.OPERATION_STATE_QUEUED, OperationState.OPERATION_STATE_RUNNING]);
 
-/** Live view: phase ends, node state changes and how operations end (not every start). */
+/** Every node's VO and state, as the events tell it, for the running tally. */
+const nodes = new Map<string, { vo: string; state: NodeState }>();
+
+/** "bio 2 running, 1 deploying | fusion 4 running": the ratio taking shape. */
+function tally(): string {
+  const label: Partial<Record<NodeState, string>> = {
+    [NodeState.NODE_STATE_DEPLOYING]: 'deploying', [NodeState.NODE_STATE_RUNNING]: 'running',
+    [NodeState.NODE_STATE_DRAINING]: 'draining', [NodeState.NODE_STATE_REMOVING]: 'removing',
+  };
+  return VOS.map((vo) => {
+    const mine = [...nodes.values()].filter((n) => n.vo === vo);
+    const parts = Object.entries(label).map(([st, name]) => [mine.filter((n) => String(n.state) === st).length, name] as const).filter(([k]) => k > 0);
+    return `${vo} ${parts.map(([k, name]) => `${k} ${name}`).join(', ') || 'none'}`;
+  }).join(' | ');
+}
+
+/** Live view: phase ends, node state changes (with the tally) and how operations end (not every start). */
 function showEvent(e: CoordinatorEvent): void {
   const ev = e.event;
   if (ev?.$case === 'phase' && ev.value.edge !== Edge.EDGE_END) return;
   if (ev?.$case === 'operation' && QUIET_OPERATION_STATES.has(ev.value.state)) return;
   if (ev?.$case === 'phase' || ev?.$case === 'node' || ev?.$case === 'operation') say(`  ${formatEventLine(e)}`);
+  if (ev?.$case === 'node') {
+    const before = nodes.get(ev.value.hostname)?.state;
+    if (ev.value.state === NodeState.NODE_STATE_FAILED) nodes.delete(ev.value.hostname);
+    else nodes.set(ev.value.hostname, { vo: ev.value.vo, state: ev.value.state });
+    if (before !== ev.value.state) say(`  ~~ nodes: ${tally()}`);
+  }
+  if (ev?.$case === 'operation' && ev.value.state === OperationState.OPERATION_STATE_SUCCEEDED && ev.value.kind !== OperationKind.OPERATION_KIND_DEPLOY) {
+    nodes.delete(ev.value.node);
+    say(`  ~~ nodes: ${tally()}`);
+  }
 }
 
 /** Stops whatever a kept testbed in `dir` runs (everything lives in its namespaces) and deletes it. */
