@@ -44,7 +44,13 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 }
 
 async function serve(options: ImageServerOptions, link: Link | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+  let name: string;
+  try {
+    name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+  } catch {
+    res.writeHead(400).end('bad percent-encoding\n');
+    return;
+  }
   const root = path.resolve(options.dir);
   const file = path.resolve(root, name);
   // Files of the served tree only (e.g. bio/disk.qcow2), nothing above it.
