@@ -6,7 +6,8 @@
 # so image propagation has something to move).
 #
 # Usage: scripts/appliance/build-guest.sh OUTDIR [--vo NAME] [--payload-mb N]
-#          [--vo-appliance [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME]]
+#          [--vo-appliance [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME]
+#                          [--vo-package PKG]...]
 # Writes OUTDIR/{vmlinuz,initrd.gz,disk.qcow2,manifest.json}. Idempotent;
 # the kernel package is cached in ${VONODE_CACHE:-/var/cache/vonode-build}.
 #
@@ -19,14 +20,16 @@
 # the DHCP lease, reads vonode.sge_master= vonode.sge_master_ip=
 # vonode.sge_cell= vonode.sge_root= (optional vonode.hostname=
 # vonode.sge_spool=) from the kernel command line, writes /etc/hosts and
-# starts sge_execd. Without it the build is the plain test appliance.
+# starts sge_execd. --vo-package PKG (repeatable) adds the VO's own software:
+# the programs of Debian package PKG (/usr/bin/*, with their libraries). Without
+# --vo-appliance the build is the plain test appliance.
 set -euo pipefail
 
 die() { echo "build-guest: $*" >&2; exit 1; }
 [ $# -ge 1 ] || die "usage: build-guest.sh OUTDIR [--vo NAME] [--payload-mb N] [--vo-appliance [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME]]"
 out=$1; shift
 vo=test; payload_mb=0
-vo_appliance=0; appliance_id=; sge_cell_dir=; job_user=vojob
+vo_appliance=0; appliance_id=; sge_cell_dir=; job_user=vojob; vo_packages=()
 while [ $# -gt 0 ]; do
   case $1 in
     --vo) vo=${2:?--vo needs a name}; shift 2 ;;
@@ -35,17 +38,19 @@ while [ $# -gt 0 ]; do
     --appliance-id) appliance_id=${2:?--appliance-id needs an id}; shift 2 ;;
     --sge-cell-dir) sge_cell_dir=${2:?--sge-cell-dir needs a directory}; shift 2 ;;
     --job-user) job_user=${2:?--job-user needs a name}; shift 2 ;;
+    --vo-package) vo_packages+=("${2:?--vo-package needs a Debian package name}"); shift 2 ;;
     *) die "unknown argument $1" ;;
   esac
 done
 [[ $vo =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "--vo must be a VO name (a-z, 0-9, _ -)"
 [[ $payload_mb =~ ^[0-9]+$ ]] || die "--payload-mb must be a whole number"
 if [ "$vo_appliance" = 0 ]; then
-  [ -z "$appliance_id$sge_cell_dir" ] || die "--appliance-id and --sge-cell-dir need --vo-appliance"
+  [ -z "$appliance_id$sge_cell_dir${vo_packages[*]}" ] || die "--appliance-id, --sge-cell-dir and --vo-package need --vo-appliance"
 else
   [ -n "$appliance_id" ] || appliance_id=$vo-$(date -u +%Y%m%d%H%M%S)
   [[ $appliance_id =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || die "--appliance-id must be 1-64 of A-Z a-z 0-9 . _ -"
   [[ $job_user =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "--job-user must be a user name"
+  for p in "${vo_packages[@]}"; do [[ $p =~ ^[a-z0-9][a-z0-9+.-]{1,62}$ ]] || die "--vo-package $p is not a Debian package name"; done
   if [ -n "$sge_cell_dir" ]; then
     [ -f "$sge_cell_dir/bootstrap" ] || die "--sge-cell-dir $sge_cell_dir has no bootstrap (give the cell's common/ directory)"
   fi

@@ -8,9 +8,10 @@
 #
 # Usage: scripts/appliance/build-vo-appliance.sh OUTDIR --vo NAME
 #          [--appliance-id ID] [--sge-cell-dir CELL/common] [--job-user NAME] [--payload-mb N]
+#          [--vo-package PKG]...    the VO's software: PKG's programs from Debian
 set -euo pipefail
 die() { echo "build-vo-appliance: $*" >&2; exit 1; }
-[ $# -ge 1 ] || die "usage: build-vo-appliance.sh OUTDIR --vo NAME [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME] [--payload-mb N]"
+[ $# -ge 1 ] || die "usage: build-vo-appliance.sh OUTDIR --vo NAME [--appliance-id ID] [--sge-cell-dir DIR] [--job-user NAME] [--payload-mb N] [--vo-package PKG]..."
 out=$1; shift
 has_vo=0
 for a in "$@"; do [ "$a" = --vo ] && has_vo=1; done

@@ -5,7 +5,8 @@
 #
 # Added to the tree:
 #   /etc/vonode-vo                      "vo=<vo> appliance=<id>"
-#   /usr/local/bin/<vo>-tool            prints vo=, appliance= and the guest kernel
+#   /usr/local/bin/<vo>-tool            prints vo=, appliance=, the guest kernel and software=
+#   /usr/bin/*, /etc/vonode/vo-software the programs of each --vo-package (+ libraries), "pkg=version" lines
 #   /usr/lib/gridengine/sge_{execd,shepherd,coshepherd} (+ /usr/sbin links)
 #   /lib/x86_64-linux-gnu/..., /lib64/ld-linux-x86-64.so.2   their libraries (ldd)
 #   /etc/{passwd,group,nsswitch.conf,services}   root, SGE admin user, nobody,
@@ -25,10 +26,33 @@ add_vo_layer() {
   chmod 1777 "$tree/tmp"
   printf 'vo=%s appliance=%s\n' "$vo" "$appliance_id" > "$tree/etc/vonode-vo"
   printf 'VONODE_VO=%s\nVONODE_APPLIANCE=%s\n' "$vo" "$appliance_id" > "$tree/etc/vonode/vo.env"
+  # --- the VO's own software: programs of Debian packages -----------------------
+  : > "$tree/etc/vonode/vo-software"
+  local pkg deb x version
+  for pkg in "${vo_packages[@]}"; do
+    deb=$(find "$cache" -maxdepth 1 -name "${pkg}_*.deb" | head -1)
+    if [ -z "$deb" ]; then
+      (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1) || { apt-get update >/dev/null 2>&1; (cd "$cache" && apt-get download "$pkg" >/dev/null 2>&1); } \
+        || die "apt-get download $pkg failed (is it a Debian package? is a mirror reachable?)"
+      deb=$(find "$cache" -maxdepth 1 -name "${pkg}_*.deb" | head -1)
+    fi
+    version=$(dpkg-deb -f "$deb" Version)
+    x=$work/pkg-$pkg; rm -rf "$x"; dpkg -x "$deb" "$x"
+    ls "$x"/usr/bin/* >/dev/null 2>&1 || die "Debian package $pkg has no programs in /usr/bin"
+    for bin in "$x"/usr/bin/*; do
+      install -D -m 755 "$bin" "$tree/usr/bin/$(basename "$bin")"
+      for lib in $(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+        [ -e "$tree$lib" ] || install -D -m 755 "$(readlink -f "$lib")" "$tree$lib"
+      done
+      if ldd "$bin" | grep -q 'not found'; then die "$pkg: $(basename "$bin") needs libraries this machine lacks ($(ldd "$bin" | awk '/not found/ {print $1}' | tr '\n' ' '))"; fi
+    done
+    echo "$pkg=$version" >> "$tree/etc/vonode/vo-software"
+  done
   cat > "$tree/usr/local/bin/$vo-tool" <<TOOL
 #!/bin/sh
-# $vo-tool: proves which VO's appliance (and guest kernel) a job runs in.
-echo "vo=$vo appliance=$appliance_id kernel=\$(uname -r)"
+# $vo-tool: proves which VO's appliance (and guest kernel) a job runs in, and
+# which of the VO's own software it carries.
+echo "vo=$vo appliance=$appliance_id kernel=\$(uname -r) software=\$(tr '\\n' ' ' < /etc/vonode/vo-software | sed 's/ \$//')"
 TOOL
   chmod 755 "$tree/usr/local/bin/$vo-tool"
 

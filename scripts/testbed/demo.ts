@@ -12,7 +12,7 @@ import { Edge } from '../../shared/gen/vonode/v1/common.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../shared/gen/vonode/v1/coordinator.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import { runAcceptanceScenario, type ScenarioResult } from './lib/acceptance-scenario.js';
-import { SiteTestbed, TESTBED_MARKER, VOS } from './lib/site-testbed.js';
+import { SiteTestbed, TESTBED_MARKER, VO_SOFTWARE, VOS } from './lib/site-testbed.js';
 import { REPO } from './lib/testbed-process.js';
 
 const USAGE = `usage: scripts/demo.sh [--dir DIR] [--keep | --down] [--hosts N] [--pool N] [--jobs-bio N] [--jobs-fusion N] [--job-seconds S] [--payload-mb N]
@@ -106,11 +106,13 @@ async function tearDownKept(dir: string): Promise<void> {
 }
 
 function printJobs(r: ScenarioResult): void {
-  heading('jobs, as they reported from inside their VMs (/etc/vonode-vo, the VO\'s own tool, uname -r)');
-  say('JOB   QUEUE     RAN ON    VM MARKER                                  VO TOOL SAYS                                                   GUEST KERNEL          END');
+  heading('jobs, as they reported from inside their VMs (/etc/vonode-vo, the VO\'s tool, uname -r, the VO\'s own software at work)');
+  say('JOB   QUEUE     RAN ON    VM MARKER                                  VO TOOL SAYS                                                                       GUEST KERNEL          WORK                  END');
   for (const j of r.jobs) {
-    say(`${j.id.padEnd(5)} ${(j.queue ?? '-').padEnd(9)} ${(j.host ?? '-').padEnd(9)} ${(j.marker ?? '-').padEnd(42)} ${(j.tool ?? '-').padEnd(62)} ${(j.kernel ?? '-').padEnd(21)} ${j.ended ? 'ok' : 'MISSING'}`);
+    const work = `${j.work ?? '-'}${j.work === VO_SOFTWARE[j.vo].answer ? '' : ' (WRONG)'}`;
+    say(`${j.id.padEnd(5)} ${(j.queue ?? '-').padEnd(9)} ${(j.host ?? '-').padEnd(9)} ${(j.marker ?? '-').padEnd(42)} ${(j.tool ?? '-').padEnd(82)} ${(j.kernel ?? '-').padEnd(21)} ${work.padEnd(21)} ${j.ended ? 'ok' : 'MISSING'}`);
   }
+  for (const vo of VOS) say(`  ${vo}'s work: ${VO_SOFTWARE[vo].work}  (expected ${VO_SOFTWARE[vo].answer})`);
 }
 
 function printLeftovers(r: ScenarioResult): boolean {
@@ -163,7 +165,7 @@ async function main(): Promise<number> {
     heading('per layer, Figure 3 style (vonode timings --layers)');
     say(await site.cli(['timings', '--layers']));
     const clean = printLeftovers(result);
-    const allRan = result.jobs.every((j) => j.ended && j.marker?.startsWith(`vo=${j.vo} `));
+    const allRan = result.jobs.every((j) => j.ended && j.marker?.startsWith(`vo=${j.vo} `) && j.work === VO_SOFTWARE[j.vo].answer);
     say(`\nreleased jobs → pool full: ${result.wall.toPeakS.toFixed(1)} s; → every node gone: ${result.wall.toEmptyS.toFixed(1)} s`);
     if (o.keep) {
       heading('--keep: the testbed stays up');

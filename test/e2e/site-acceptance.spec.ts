@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runAcceptanceScenario, type ScenarioResult } from '../../scripts/testbed/lib/acceptance-scenario.js';
-import { QUEUE, SiteTestbed, VOS } from '../../scripts/testbed/lib/site-testbed.js';
+import { QUEUE, SiteTestbed, VO_SOFTWARE, VOS } from '../../scripts/testbed/lib/site-testbed.js';
 
 // The acceptance run of DESIGN §7, the README's main job with assertions: a
 // frontend namespace (SGE qmaster, BDII, image repository, coordinator), two
@@ -47,7 +47,7 @@ describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII
     expect([...result.peakGwdView].sort()).to.deep.equal(site!.pool.map((p) => p.hostname).sort());
   });
 
-  it('runs every job inside a VM of its own VO, which reports the VO appliance and the guest kernel', () => {
+  it('runs every job inside a VM of its own VO, which reports the VO appliance, the guest kernel and an answer of the VO\'s own software', () => {
     expect(result.jobs).to.have.length(12);
     for (const j of result.jobs) {
       const manifest = site!.appliances[j.vo]!;
@@ -57,7 +57,9 @@ describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII
       expect(j.host, `job ${j.id} ran on a pool VM`).to.be.oneOf(site!.pool.map((p) => p.hostname));
       expect(result.vosOfNode[j.host!], `job ${j.id}'s VM served ${j.vo}`).to.include(j.vo);
       expect(j.marker, `job ${j.id}'s VM marker`).to.equal(`vo=${j.vo} appliance=${id}`);
-      expect(j.tool, `job ${j.id} found its VO's tool`).to.equal(`vo=${j.vo} appliance=${id} kernel=${manifest.kernelRelease}`);
+      const software = VO_SOFTWARE[j.vo].packages.map((p) => `${p}=\\S+`).join(' ');
+      expect(j.tool, `job ${j.id} found its VO's tool`).to.match(new RegExp(`^vo=${j.vo} appliance=${id} kernel=${manifest.kernelRelease} software=${software}$`));
+      expect(j.work, `job ${j.id}: the VO's own software (${VO_SOFTWARE[j.vo].packages.join(', ')}) answered`).to.equal(VO_SOFTWARE[j.vo].answer);
       expect(j.kernel, `job ${j.id} ran on the guest kernel`).to.equal(manifest.kernelRelease);
     }
     for (const vo of VOS) expect(result.jobs.filter((j) => j.vo === vo).length).to.be.greaterThan(0);

@@ -4,7 +4,7 @@ import { systemClock } from '../../../shared/clock.js';
 import { NodeState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { EventStream } from './event-stream.js';
 import type { HostLeftovers } from './physical-host.js';
-import { QUEUE, VOS, type SiteTestbed, type Vo } from './site-testbed.js';
+import { QUEUE, VO_SOFTWARE, VOS, type SiteTestbed, type Vo } from './site-testbed.js';
 
 /** How much work the scenario submits. */
 export interface ScenarioOptions {
@@ -31,6 +31,8 @@ export interface JobReport {
   /** What the VO's own tool printed (absent from another VO's appliance). */
   tool?: string;
   kernel?: string;
+  /** What the VO's own software answered (see VO_SOFTWARE). */
+  work?: string;
   ended: boolean;
 }
 
@@ -60,17 +62,23 @@ export interface ScenarioResult {
   wall: { toPeakS: number; toEmptyS: number };
 }
 
-/** The job: runs inside a VO VM and reports, over HTTP, the VM's marker, the VO's tool and the guest kernel. */
-const JOB_SCRIPT = `#!/bin/sh
+/**
+ * The job of a VO: runs inside a VM and reports, over HTTP, the VM's marker,
+ * what the VO's tool says, the guest kernel and the answer of the VO's own
+ * software (absent from the other VO's appliance), works a while, reports its end.
+ */
+function jobScript(vo: Vo): string {
+  return `#!/bin/sh
 #$ -S /bin/sh
-# vonode testbed job: VO, seconds, collector URL. Reports from inside the VM
-# which VO appliance it runs on and its kernel, works a while, reports its end.
-vo=$1; secs=$2; url=$3/jobs/$JOB_ID
+# vonode testbed job of VO ${vo}: seconds, collector URL.
+secs=$1; url=$2/jobs/$JOB_ID
 report() { wget -q -O /dev/null --post-data "$1" "$url" || echo "cannot reach $url" >&2; }
-report "job=$JOB_ID queue=$QUEUE host=$(hostname) marker=[$(cat /etc/vonode-vo 2>&1)] tool=[$(/usr/local/bin/$vo-tool 2>&1)] kernel=$(uname -r)"
+work=$( (${VO_SOFTWARE[vo].work}) 2>&1 | tr '\\n' ' ' | sed 's/ *$//')
+report "job=$JOB_ID queue=$QUEUE host=$(hostname) marker=[$(cat /etc/vonode-vo 2>&1)] tool=[$(/usr/local/bin/${vo}-tool 2>&1)] kernel=$(uname -r) work=[$work]"
 sleep "$secs"
 report "end=ok job=$JOB_ID"
 `;
+}
 
 const field = (out: string, re: RegExp): string | undefined => re.exec(out)?.[1];
 
@@ -135,14 +143,14 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
 }
 
 async function submitHeldJobs(site: SiteTestbed, o: ScenarioOptions): Promise<Array<{ id: string; vo: Vo }>> {
-  const script = path.join(site.sge.dir, 'jobs', 'vo-job.sh');
-  await writeFile(script, JOB_SCRIPT);
-  await chmod(script, 0o755);
   const jobs: Array<{ id: string; vo: Vo }> = [];
   for (const vo of VOS) {
+    const script = path.join(site.sge.dir, 'jobs', `${vo}-job.sh`);
+    await writeFile(script, jobScript(vo));
+    await chmod(script, 0o755);
     for (let i = 0; i < o.jobs[vo]; i++) {
       // -wd/-o name the guest's /tmp: the job runs inside the VM, not on the frontend.
-      const { stdout } = await site.sge.asNobody(['qsub', '-terse', '-h', '-q', QUEUE[vo], '-N', `${vo}-job`, '-wd', '/tmp', '-o', '/tmp', '-j', 'y', script, vo, String(o.jobSeconds), site.jobOutputUrl]);
+      const { stdout } = await site.sge.asNobody(['qsub', '-terse', '-h', '-q', QUEUE[vo], '-N', `${vo}-job`, '-wd', '/tmp', '-o', '/tmp', '-j', 'y', script, String(o.jobSeconds), site.jobOutputUrl]);
       jobs.push({ id: stdout.trim(), vo });
     }
   }
@@ -153,7 +161,7 @@ async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo:
   return Promise.all(jobs.map(async ({ id, vo }) => {
     const output = await readFile(path.join(site.jobOutputDir, `${id}.out`), 'utf8').catch(() => '');
     const report: JobReport = { id, vo, output, ended: /^end=ok/m.test(output) };
-    const put = <K extends 'host' | 'queue' | 'marker' | 'tool' | 'kernel'>(k: K, re: RegExp): void => {
+    const put = <K extends 'host' | 'queue' | 'marker' | 'tool' | 'kernel' | 'work'>(k: K, re: RegExp): void => {
       const v = field(output, re);
       if (v !== undefined) report[k] = v;
     };
@@ -162,6 +170,7 @@ async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo:
     put('marker', /marker=\[([^\]]*)\]/);
     put('tool', /tool=\[([^\]]*)\]/);
     put('kernel', /\] kernel=(\S+)/);
+    put('work', /work=\[([^\]]*)\]/);
     return report;
   }));
 }

@@ -52,6 +52,8 @@ export interface VoApplianceOptions {
   /** An SGE cell's common/ directory to copy into the image (bootstrap, act_qmaster, ...). */
   sgeCellDir?: string;
   payloadMb?: number;
+  /** Debian packages whose programs are the VO's own software in the image. */
+  packages?: readonly string[];
 }
 
 async function hashFiles(files: string[]): Promise<string> {
@@ -71,7 +73,7 @@ export async function ensureVoAppliance(dir: string, vo: string, opts: VoApplian
   const stampFile = path.join(dir, 'build-stamp');
   const scripts = ['build-guest.sh', 'build-vo-appliance.sh', 'vo-layer.sh'].map((f) => path.join(REPO, 'scripts/appliance', f));
   const applianceId = opts.applianceId ?? `${vo}-appliance`;
-  const args = ['--vo', vo, '--appliance-id', applianceId, '--payload-mb', String(opts.payloadMb ?? 0)];
+  const args = ['--vo', vo, '--appliance-id', applianceId, '--payload-mb', String(opts.payloadMb ?? 0), ...(opts.packages ?? []).flatMap((p) => ['--vo-package', p])];
   let cellHash = '';
   if (opts.sgeCellDir !== undefined) {
     const cellFiles = (await readdir(opts.sgeCellDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => path.join(opts.sgeCellDir!, e.name)).sort();

@@ -34,6 +34,16 @@ export interface TestbedOptions {
 export const VOS = ['bio', 'fusion'] as const;
 export type Vo = (typeof VOS)[number];
 export const QUEUE: Record<Vo, string> = { bio: 'bio.q', fusion: 'fusion.q' };
+
+/**
+ * Each VO's own software (Debian packages in its appliance only) and the work
+ * the testbed's jobs do with it, with the answer they must print: a
+ * bioinformatics tool for bio, arbitrary-precision arithmetic for fusion.
+ */
+export const VO_SOFTWARE: Record<Vo, { packages: string[]; work: string; answer: string }> = {
+  bio: { packages: ['seqtk'], work: "printf '>read1\\nGATTACA\\n' | /usr/bin/seqtk seq -r - | tail -1", answer: 'TGTAATC' },
+  fusion: { packages: ['bc'], work: "echo '2^64' | /usr/bin/bc", answer: '18446744073709551616' },
+};
 const COORDINATOR_PORT = 7080;
 const IMAGE_PORT = 8080;
 const JOB_OUTPUT_PORT = 8081;
@@ -176,7 +186,7 @@ export class SiteTestbed {
   private async buildAppliances(): Promise<void> {
     const cache = path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', 'vo-appliances');
     for (const vo of VOS) {
-      this.appliances[vo] = await ensureVoAppliance(path.join(cache, vo), vo, { applianceId: `${vo}-appliance-1.0`, payloadMb: this.o.payloadMb }, this.runner);
+      this.appliances[vo] = await ensureVoAppliance(path.join(cache, vo), vo, { applianceId: `${vo}-appliance-1.0`, payloadMb: this.o.payloadMb, packages: VO_SOFTWARE[vo].packages }, this.runner);
       this.say(`  ${vo}: ${this.appliances[vo]!.applianceId}, kernel ${this.appliances[vo]!.kernelRelease}`);
     }
   }
