@@ -5,7 +5,7 @@
 #
 # Added to the tree:
 #   /etc/vonode-vo                      "vo=<vo> appliance=<id>"
-#   /usr/local/bin/<vo>-tool            prints vo=, appliance=, the guest kernel and software=
+#   /usr/local/bin/<vo>-tool            prints vo=, appliance=, the guest kernel (and software= if any)
 #   /usr/bin/*, /etc/vonode/vo-software the programs of each --vo-package (+ libraries), "pkg=version" lines
 #   /usr/lib/gridengine/sge_{execd,shepherd,coshepherd} (+ /usr/sbin links)
 #   /lib/x86_64-linux-gnu/..., /lib64/ld-linux-x86-64.so.2   their libraries (ldd)
@@ -52,7 +52,8 @@ add_vo_layer() {
 #!/bin/sh
 # $vo-tool: proves which VO's appliance (and guest kernel) a job runs in, and
 # which of the VO's own software it carries.
-echo "vo=$vo appliance=$appliance_id kernel=\$(uname -r) software=\$(tr '\\n' ' ' < /etc/vonode/vo-software | sed 's/ \$//')"
+sw=\$(tr '\\n' ' ' < /etc/vonode/vo-software | sed 's/ \$//')
+echo "vo=$vo appliance=$appliance_id kernel=\$(uname -r)\${sw:+ software=\$sw}"
 TOOL
   chmod 755 "$tree/usr/local/bin/$vo-tool"
 

@@ -115,6 +115,11 @@ function printJobs(r: ScenarioResult): void {
   for (const vo of VOS) say(`  ${vo}'s work: ${VO_SOFTWARE[vo].work}  (expected ${VO_SOFTWARE[vo].answer})`);
 }
 
+/** When the BDII stopped publishing the last node, relative to its removal. */
+function bdiiLag(s: number): string {
+  return s <= 0 ? `dropped ${(-s).toFixed(1)} s before the last VM was gone, while it drained` : `${s.toFixed(1)} s after the last VM was gone`;
+}
+
 function printLeftovers(r: ScenarioResult): boolean {
   heading('nothing left behind?');
   const a = r.after;
@@ -122,7 +127,7 @@ function printLeftovers(r: ScenarioResult): boolean {
     ['coordinator nodes', String(a.nodes), a.nodes === 0],
     ['pool leases held', String(a.poolTotal - a.poolFree), a.poolFree === a.poolTotal],
     ['SGE exec hosts (vonode nodes)', a.sgeNodes.join(' ') || 'none', a.sgeNodes.length === 0],
-    ['BDII execution-environment instances', `${a.bdiiInstances} (${a.bdiiCatchUpS.toFixed(1)} s after the last removal)`, a.bdiiInstances === 0],
+    ['BDII execution-environment instances', `${a.bdiiInstances} (${bdiiLag(a.bdiiZeroAfterLastRemovalS)})`, a.bdiiInstances === 0],
     ["GridWay's view (DISCOVER)", a.gwdView.join(' ') || 'no host', a.gwdView.length === 0],
   ];
   for (const [host, l] of Object.entries(a.leftovers)) {

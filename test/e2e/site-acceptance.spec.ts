@@ -77,6 +77,7 @@ describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII
     };
     console.log(`      mean s: ${['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW'].map((p) => `${p} ${mean(`PHASE_${p}`).toFixed(2)}`).join(', ')}`);
     console.log(`      released jobs → pool full ${result.wall.toPeakS.toFixed(1)} s, → every node gone ${result.wall.toEmptyS.toFixed(1)} s`);
+    console.log(`      BDII showed no instance ${result.after.bdiiZeroAfterLastRemovalS.toFixed(1)} s after the last drain ended (≤ 0: while it drained)`);
   });
 
   it('leaves nothing behind once demand ends: no node, lease, SGE host, BDII entry, GridWay host, domain, tap, DHCP file, overlay', () => {

@@ -1,7 +1,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../../../shared/clock.js';
-import { NodeState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { EventStream } from './event-stream.js';
 import type { HostLeftovers } from './physical-host.js';
 import { QUEUE, VO_SOFTWARE, VOS, type SiteTestbed, type Vo } from './site-testbed.js';
@@ -53,8 +53,13 @@ export interface ScenarioResult {
     poolTotal: number;
     sgeNodes: string[];
     bdiiInstances: number;
-    /** Seconds from the last node's removal until the BDII showed no node. */
-    bdiiCatchUpS: number;
+    /**
+     * Seconds from the last drain's end (node gone: deregistered, VM destroyed)
+     * until ldapsearch of the BDII first showed no instance (polled every
+     * 0.5 s from the moment the jobs ended); ≤ 0 when the BDII dropped the node
+     * already while it drained.
+     */
+    bdiiZeroAfterLastRemovalS: number;
     gwdView: string[];
     leftovers: Record<string, HostLeftovers>;
   };
@@ -92,6 +97,7 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
   const say = o.say ?? (() => undefined);
   const vosOfNode = new Map<string, Set<Vo>>();
   const running = new Map<string, Vo>();
+  let lastRemovalUnixMs = 0;
   const stream = new EventStream(site.cliArgv(['events', '--json']), (e) => {
     if (e.event?.$case === 'node') {
       const n = e.event.value;
@@ -99,6 +105,9 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
       vosOfNode.set(n.hostname, new Set([...(vosOfNode.get(n.hostname) ?? []), vo]));
       if (n.state === NodeState.NODE_STATE_RUNNING) running.set(n.hostname, vo);
       else running.delete(n.hostname);
+    }
+    if (e.event?.$case === 'operation' && e.event.value.kind !== OperationKind.OPERATION_KIND_DEPLOY && e.event.value.state === OperationState.OPERATION_STATE_SUCCEEDED) {
+      lastRemovalUnixMs = Math.max(lastRemovalUnixMs, e.unixMs);
     }
     o.onEvent?.(e);
   });
@@ -119,12 +128,12 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
 
     await until('every job reported its end', async () => (await readJobs(site, jobs)).every((j) => j.ended), 900_000, 1000);
     say('every job ran to its end; demand is 0, nodes drain and go');
+    const bdiiEmpty = untilValue(() => site.bdiiInstances(), (n) => n === 0, 600_000).then((n) => ({ n, atUnixMs: Date.now() }));
     // proto3 JSON leaves an empty list out: {} is "no node".
     await until('every node gone', async () => ((JSON.parse(await site.cli(['nodes', '--json'])) as { nodes?: unknown[] }).nodes ?? []).length === 0, 600_000, 3000);
     const toEmptyS = (systemClock.monotonicMs() - released) / 1000;
-    const emptyAt = systemClock.monotonicMs();
-    const bdiiInstances = await untilValue(() => site.bdiiInstances(), (n) => n === 0, 30_000);
-    const bdiiCatchUpS = (systemClock.monotonicMs() - emptyAt) / 1000;
+    const { n: bdiiInstances, atUnixMs: bdiiZeroUnixMs } = await bdiiEmpty;
+    const bdiiZeroAfterLastRemovalS = (bdiiZeroUnixMs - lastRemovalUnixMs) / 1000;
     const status = JSON.parse(await site.cli(['status', '--json'])) as { poolFree?: number; poolTotal?: number };
     return {
       peak, peakBdiiInstances, peakGwdView,
@@ -132,7 +141,7 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
       vosOfNode: Object.fromEntries([...vosOfNode].map(([h, s]) => [h, [...s]])),
       after: {
         nodes: 0, poolFree: status.poolFree ?? 0, poolTotal: status.poolTotal ?? 0,
-        sgeNodes: await site.sgeNodes(), bdiiInstances, bdiiCatchUpS,
+        sgeNodes: await site.sgeNodes(), bdiiInstances, bdiiZeroAfterLastRemovalS,
         gwdView: await site.gwd!.discover(), leftovers: await site.leftovers(),
       },
       wall: { toPeakS, toEmptyS },

@@ -23,7 +23,7 @@ describe('VO appliance (scripts/appliance/build-vo-appliance.sh): marker, tool a
   let qemu: ChildProcess | undefined;
 
   before(async () => {
-    app = await ensureVoAppliance(process.env['VONODE_TEST_VO_APPLIANCE'] ?? path.join(os.tmpdir(), 'vonode-vo-appliance-bio'), 'bio', { applianceId });
+    app = await ensureVoAppliance(process.env['VONODE_TEST_VO_APPLIANCE'] ?? path.join(os.tmpdir(), 'vonode-vo-appliance-bio'), 'bio', { applianceId, packages: ['seqtk'] });
     work = await tempDir('vonode-vo-app-');
     tree = path.join(work, 'tree');
     await mkdir(tree);
@@ -42,7 +42,7 @@ describe('VO appliance (scripts/appliance/build-vo-appliance.sh): marker, tool a
   it('carries the VO marker, the VO tool and users for the SGE admin and jobs', async () => {
     expect(await readFile(path.join(tree, 'etc/vonode-vo'), 'utf8')).to.equal(`vo=bio appliance=${applianceId}\n`);
     const tool = await runChecked(runner, ['chroot', tree, '/usr/local/bin/bio-tool']);
-    expect(tool.stdout.trim()).to.match(new RegExp(`^vo=bio appliance=${applianceId} kernel=\\S+$`));
+    expect(tool.stdout.trim()).to.match(new RegExp(`^vo=bio appliance=${applianceId} kernel=\\S+ software=seqtk=\\S+$`));
     const passwd = (await readFile(path.join(tree, 'etc/passwd'), 'utf8')).split('\n').filter(Boolean).map((l) => l.split(':'));
     expect(passwd.map((p) => p[0])).to.include.members(['root', 'sgeadmin', 'nobody', 'vojob']);
     expect(Number(passwd.find((p) => p[0] === 'vojob')![2])).to.be.at.least(1000);
@@ -59,6 +59,9 @@ describe('VO appliance (scripts/appliance/build-vo-appliance.sh): marker, tool a
       expect(libs, bin).to.include.members(['/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libmunge.so.2', '/lib/x86_64-linux-gnu/libhwloc.so.15']);
       for (const lib of libs) expect((await stat(path.join(tree, lib))).isFile(), lib).to.equal(true);
     }
+    // The VO's own software (--vo-package seqtk) works in there too.
+    const seqtk = await runChecked(runner, ['chroot', tree, '/bin/sh', '-c', "printf '>r\\nGATTACA\\n' | /usr/bin/seqtk seq -r -"]);
+    expect(seqtk.stdout).to.equal('>r\nTGTAATC\n');
     // It really starts in there (and stops at the missing SGE_ROOT).
     const r = await runner.run(['chroot', tree, '/bin/env', '-i', '/usr/sbin/sge_execd']);
     expect(r.stdout + r.stderr).to.contain('SGE_ROOT');
@@ -83,8 +86,8 @@ describe('VO appliance (scripts/appliance/build-vo-appliance.sh): marker, tool a
     const lines = (await read()).split(/\r?\n/);
     const line = (tag: string): string => lines.find((l) => l.startsWith(tag)) ?? '';
     expect(line('VONODE-VO-MARKER'), 'marker line').to.equal(`VONODE-VO-MARKER vo=bio appliance=${applianceId}`);
-    expect(line('VONODE-VO-TOOL'), 'tool line').to.equal(`VONODE-VO-TOOL vo=bio appliance=${applianceId} kernel=${app.kernelRelease}`);
-    expect(line('VONODE-SGE-EXECD-START'), 'execd start line').to.equal('VONODE-SGE-EXECD-START master=sge-master master_ip=10.0.2.9 cell=default root=/opt/sge host=vwn-bio-001 ip=10.0.2.15');
+    expect(line('VONODE-VO-TOOL'), 'tool line').to.match(new RegExp(`^VONODE-VO-TOOL vo=bio appliance=${applianceId} kernel=${app.kernelRelease} software=seqtk=\\S+$`));
+    expect(line('VONODE-SGE-EXECD-START'), 'execd start line').to.match(/^VONODE-SGE-EXECD-START master=sge-master master_ip=10\.0\.2\.9 cell=default root=\/opt\/sge host=vwn-bio-001 ip=10\.0\.2\.15 lease_uptime=\d+\.\d+ uptime=\d+\.\d+$/);
     expect(line('VONODE-GUEST-READY'), 'readiness line').to.contain('ip=10.0.2.15').and.contain('hostname=vwn-bio-001').and.contain(`appliance=vo=bio appliance=${applianceId}`);
     // No qmaster: sge_execd ran (its libraries loaded, it found the cell) and
     // could not reach the master, so it backgrounds and keeps trying.
