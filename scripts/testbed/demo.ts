@@ -12,7 +12,8 @@ import { Edge } from '../../shared/gen/vonode/v1/common.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../shared/gen/vonode/v1/coordinator.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import { runAcceptanceScenario, type ScenarioResult } from './lib/acceptance-scenario.js';
-import { SiteTestbed, TESTBED_MARKER, VO_SOFTWARE, VOS } from './lib/site-testbed.js';
+import { VO_SOFTWARE, VOS } from './lib/site-config.js';
+import { SiteTestbed, TESTBED_MARKER } from './lib/site-testbed.js';
 import { REPO } from './lib/testbed-process.js';
 
 const USAGE = `usage: scripts/demo.sh [--dir DIR] [--keep | --down] [--hosts N] [--pool N] [--jobs-bio N] [--jobs-fusion N] [--job-seconds S] [--payload-mb N]

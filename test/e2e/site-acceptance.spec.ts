@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runAcceptanceScenario, type ScenarioResult } from '../../scripts/testbed/lib/acceptance-scenario.js';
-import { QUEUE, SiteTestbed, VO_SOFTWARE, VOS } from '../../scripts/testbed/lib/site-testbed.js';
+import { QUEUE, VO_SOFTWARE, VOS } from '../../scripts/testbed/lib/site-config.js';
+import { SiteTestbed } from '../../scripts/testbed/lib/site-testbed.js';
 
 // The acceptance run of DESIGN §7, the README's main job with assertions: a
 // frontend namespace (SGE qmaster, BDII, image repository, coordinator), two

@@ -4,7 +4,8 @@ import { systemClock } from '../../../shared/clock.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { EventStream } from './event-stream.js';
 import type { HostLeftovers } from './physical-host.js';
-import { QUEUE, VO_SOFTWARE, VOS, type SiteTestbed, type Vo } from './site-testbed.js';
+import { QUEUE, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
+import type { SiteTestbed } from './site-testbed.js';
 
 /** How much work the scenario submits. */
 export interface ScenarioOptions {

@@ -4,6 +4,7 @@ import { stringify } from 'yaml';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
 import { systemClock } from '../../../shared/clock.js';
 import { ensureVoAppliance, type VoApplianceManifest } from './appliance.js';
+import { testbedCoordinatorConfig, testbedPolicy, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
 import { GwdStandIn } from './gwd-stand-in.js';
 import { PhysicalHost, type HostLeftovers } from './physical-host.js';
 import { SgeTestbed } from './sge-testbed.js';
@@ -31,19 +32,6 @@ export interface TestbedOptions {
   say?: (line: string) => void;
 }
 
-export const VOS = ['bio', 'fusion'] as const;
-export type Vo = (typeof VOS)[number];
-export const QUEUE: Record<Vo, string> = { bio: 'bio.q', fusion: 'fusion.q' };
-
-/**
- * Each VO's own software (Debian packages in its appliance only) and the work
- * the testbed's jobs do with it, with the answer they must print: a
- * bioinformatics tool for bio, arbitrary-precision arithmetic for fusion.
- */
-export const VO_SOFTWARE: Record<Vo, { packages: string[]; work: string; answer: string }> = {
-  bio: { packages: ['seqtk'], work: "printf '>read1\\nGATTACA\\n' | /usr/bin/seqtk seq -r - | tail -1", answer: 'TGTAATC' },
-  fusion: { packages: ['bc'], work: "echo '2^64' | /usr/bin/bc", answer: '18446744073709551616' },
-};
 const COORDINATOR_PORT = 7080;
 const IMAGE_PORT = 8080;
 const JOB_OUTPUT_PORT = 8081;
@@ -216,42 +204,20 @@ export class SiteTestbed {
     return `http://${this.frontendIp}:${JOB_OUTPUT_PORT}`;
   }
 
-  private policy(): Record<string, unknown> {
-    const base = `http://${this.frontendIp}:${IMAGE_PORT}`;
-    // The guest's boot step reads these and starts sge_execd against the qmaster (scripts/appliance/vo-layer.sh).
-    const cmdline = [
-      'console=ttyS0 panic=-1 quiet',
-      `vonode.sge_master=${this.sge.master} vonode.sge_master_ip=${this.frontendIp}`,
-      `vonode.sge_cell=${this.sge.cell} vonode.sge_root=/opt/sge vonode.sge_spool=${path.join(this.sge.dir, 'spool/execd')}`,
-    ].join(' ');
-    const vo = (name: Vo): Record<string, unknown> => {
-      const m = this.appliances[name]!;
-      const ref = (f: keyof VoApplianceManifest['files']): { url: string; sha256: string } => ({ url: `${base}/${name}/${f}`, sha256: m.files[f].sha256 });
-      return {
-        weight: this.o.weights[name], min: 0, max: this.o.poolSize, queue: QUEUE[name],
-        vm: { vcpus: 1, memory: this.o.vmMemory },
-        appliance: { disk: ref('disk.qcow2'), kernel: ref('vmlinuz'), initrd: ref('initrd.gz'), cmdline },
-      };
-    };
-    return { cooldowns: { scaleUp: '1s', scaleDown: '2s' }, idleBeforeDrain: this.o.idleBeforeDrain, vos: { bio: vo('bio'), fusion: vo('fusion') } };
-  }
-
   private async startCoordinator(): Promise<void> {
     const dir = path.join(this.o.dir, 'coordinator');
     await mkdir(dir, { recursive: true });
     const policyFile = path.join(dir, 'policy.yaml');
-    await writeFile(policyFile, stringify(this.policy()));
-    const tls = { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, 'coordinator.pem'), key: path.join(this.pki, 'coordinator-key.pem') };
+    await writeFile(policyFile, stringify(testbedPolicy({
+      imageBase: `http://${this.frontendIp}:${IMAGE_PORT}`, appliances: { bio: this.appliances.bio!, fusion: this.appliances.fusion! },
+      weights: this.o.weights, poolSize: this.o.poolSize, vmMemory: this.o.vmMemory, idleBeforeDrain: this.o.idleBeforeDrain,
+      sge: { master: this.sge.master, masterIp: this.frontendIp, cell: this.sge.cell, execdSpoolDir: path.join(this.sge.dir, 'spool/execd') },
+    })));
     const configFile = path.join(dir, 'coordinator.yaml');
-    await writeFile(configFile, stringify({
-      site: 'vonode-testbed', listen: this.coordinatorAddress, stateDb: path.join(dir, 'state.db'), policyFile, pool: this.pool,
-      agents: { heartbeatInterval: '1s', downAfter: '5s' },
-      deploy: { maxConcurrentTransfers: 2, maxAttempts: 2, shutdownTimeout: '20s' },
-      batchSystem: { kind: 'sge', scalingInterval: '1s', sge: { root: this.sge.sgeRoot, cell: this.sge.cell, binDir: '/usr/lib/gridengine', placeholderHost: this.sge.master } },
-      infosys: { ldapUrl: this.bdiiUrl, pollInterval: '250ms' },
-      gridway: { waitForMad: true },
-      tls,
-    }));
+    await writeFile(configFile, stringify(testbedCoordinatorConfig({
+      dir, listen: this.coordinatorAddress, policyFile, pool: this.pool, sgeRoot: this.sge.sgeRoot,
+      sge: { master: this.sge.master, cell: this.sge.cell }, bdiiUrl: this.bdiiUrl, pki: this.pki,
+    })));
     this.coordinator = new TestbedProcess('vonode-coordinator', this.inFrontend(builtNode('coordinator/main.ts', ['--config', configFile])), path.join(dir, 'coordinator.log'));
     this.daemons.push(this.coordinator);
     this.coordinator.start();
