@@ -95,7 +95,7 @@ export class SiteTestbed {
     await writeFile(path.join(this.o.dir, TESTBED_MARKER), `vonode testbed started ${new Date().toISOString()}\n`);
     this.say('compiling the daemons and the CLI (dist/, as installed)');
     await buildDaemons(this.runner);
-    this.say('building the VO appliances (Debian cloud kernel, busybox, sge_execd)');
+    this.say('building the VO appliances (Debian cloud kernel, busybox, sge_execd, VO software; the first run downloads packages, later runs reuse the cache)');
     await this.buildAppliances();
     this.say(`starting the frontend: SGE qmaster on ${this.sge.master} (${this.frontendIp}), cluster LAN ${this.o.lanPrefix}.0/24`);
     await this.sge.start();
