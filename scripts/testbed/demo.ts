@@ -156,7 +156,7 @@ async function main(): Promise<number> {
     await rm(o.dir, { recursive: true, force: true });
     say(`  done: ${o.dir} removed, every process stopped, namespaces deleted`);
   };
-  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
+  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(sig, () => void stop().then(() => process.exit(code)));
   try {
     heading(`starting the testbed in ${o.dir}`);
     await site.start();
@@ -172,14 +172,14 @@ async function main(): Promise<number> {
     say(await site.cli(['timings', '--layers']));
     const clean = printLeftovers(result);
     const allRan = result.jobs.every((j) => j.ended && j.marker?.startsWith(`vo=${j.vo} `) && j.work === VO_SOFTWARE[j.vo].answer);
-    say(`\nreleased jobs → pool full: ${result.wall.toPeakS.toFixed(1)} s; → every node gone: ${result.wall.toEmptyS.toFixed(1)} s`);
+    say(`\nreleased jobs → peak: ${result.wall.toPeakS.toFixed(1)} s; → every node gone: ${result.wall.toEmptyS.toFixed(1)} s`);
     if (o.keep) {
       heading('--keep: the testbed stays up');
       say(`  CLI:       ${o.dir}/vonode status | nodes | hosts | timings | events | deploy --vo bio | drain NODE`);
       say(`  logs:      ${o.dir}/coordinator/coordinator.log, ${o.dir}/hosts/*/agent.log, ${o.dir}/logs/`);
       say(`  tear down: scripts/demo.sh --down --dir ${o.dir}`);
-      say('  (GridWay\'s stand-in gwd ends with this program; the MAD goes with it)');
-      await site.gwd?.stop();
+      await site.keepGwdRunning();
+      say(`  GridWay:   the MAD and its gwd stand-in keep running on the frontend (${o.dir}/logs/gwd-stand-in.log)`);
     } else {
       await stop();
     }

@@ -250,12 +250,30 @@ export class SiteTestbed {
     this.say(`site BDII ${this.bdiiUrl} on the frontend (provider: vonode-provider, breathe 1 s)`);
   }
 
-  private async startGwd(): Promise<void> {
+  /** argv of GridWay's MAD as gwd.conf would start it (one args word, as gwd passes it). */
+  private madArgv(): string[] {
     const [ca, cert, key] = ['ca.pem', 'cli.pem', 'cli-key.pem'].map((f) => path.join(this.pki, f));
-    const args = `--coordinator ${this.coordinatorAddress} --ca ${ca} --cert ${cert} --key ${key} --lrms sge`;
-    this.gwd = new GwdStandIn(this.inFrontend(builtNode('coordinator/gridway/main.ts', [args])), path.join(this.o.dir, 'logs', 'gwd-stand-in.log'));
+    return builtNode('coordinator/gridway/main.ts', [`--coordinator ${this.coordinatorAddress} --ca ${ca} --cert ${cert} --key ${key} --lrms sge`]);
+  }
+
+  private async startGwd(): Promise<void> {
+    this.gwd = new GwdStandIn(this.inFrontend(this.madArgv()), path.join(this.o.dir, 'logs', 'gwd-stand-in.log'));
     await this.gwd.start();
     this.say('GridWay: the real vonode-gw-im-mad, driven by a gwd STAND-IN (GridWay is not packaged for Debian)');
+  }
+
+  /**
+   * For a testbed left running: hands GridWay's MAD over from this process's
+   * stand-in to a stand-in process on the frontend (it goes with the
+   * frontend's namespace), so the GW phase of later deployments still ends.
+   */
+  async keepGwdRunning(): Promise<void> {
+    await this.gwd?.stop();
+    this.gwd = undefined;
+    const log = path.join(this.o.dir, 'logs', 'gwd-stand-in.log');
+    const standIn = new TestbedProcess('gwd stand-in', this.inFrontend(tsNode('scripts/testbed/gwd-stand-in.ts', ['--log', log, '--', ...this.madArgv()])), path.join(this.o.dir, 'logs', 'gwd-stand-in.out'));
+    standIn.start();
+    await standIn.waitUntil('talking to the MAD', async () => (await standIn.logTail()).includes('the MAD answers'), 60_000);
   }
 
   private async waitForAgents(): Promise<void> {
