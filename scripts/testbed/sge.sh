@@ -30,6 +30,7 @@
 # an IP is never reused for another name (the qmaster caches IP->name).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/install-deps.sh"   # vonode_apt_install
+. "$(dirname "${BASH_SOURCE[0]}")/lib/vhosts.sh"   # need_root, netns_of, hosts_set, lan_*, ...
 
 SGE_CELL_NAME=default
 LAN_PREFIX=${SGE_TESTBED_LAN:-10.123.0}   # exists only inside our namespaces
@@ -37,7 +38,6 @@ BRIDGE=sgebr0                             # lives INSIDE the master's namespace
 PKG_ROOT=/var/lib/gridengine              # the packages' SGE_ROOT (binaries, util)
 
 die() { echo "sge.sh: $*" >&2; exit 1; }
-need_root() { [ "$(id -u)" = 0 ] || die "must run as root (namespaces, daemons)"; }
 
 # ------------------------------------------------------------------ install
 cmd_install() {
@@ -57,8 +57,6 @@ load_dir() {
   if [ -s "$DIR/tag" ]; then TAG=$(cat "$DIR/tag"); else TAG=sgev-$(printf %s "$DIR" | md5sum | cut -c1-8); fi
   MASTER=$(cat "$DIR/master" 2>/dev/null || echo sge-master)
 }
-netns_of() { echo "$TAG-$1"; }
-valid_name() { [[ "$1" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die "not a host name: $1"; }
 
 # on HOST CMD...: run CMD on virtual host HOST: its network namespace, its
 # UTS namespace (hostname), DIR/hosts as /etc/hosts (bind mount inside the
@@ -70,19 +68,11 @@ on() {
     env SGE_ROOT="$SGE_ROOT_DIR" SGE_CELL="$SGE_CELL_NAME" "$@"
 }
 
-# Hosts-file edits keep the inode: running namespaces see it through a bind mount.
-hosts_set() {   # NAME IP
-  local tmp; tmp=$(mktemp)
-  awk -v n="$1" '$2!=n' "$HOSTS" > "$tmp"; echo "$2 $1" >> "$tmp"; cat "$tmp" > "$HOSTS"; rm -f "$tmp"
-}
-ip_of() { awk -v n="$1" '$2==n{print $1}' "$HOSTS"; }
-
 # namespaces of virtual host NAME (idempotent)
 make_host() {
   local h=$1 ns; ns=$(netns_of "$1")
   mkdir -p "$DIR/uts"
-  [ -e "/run/netns/$ns" ] || ip netns add "$ns"
-  ip -n "$ns" link set lo up
+  netns_up "$ns"
   if ! mountpoint -q "$DIR/uts/$h"; then
     touch "$DIR/uts/$h"
     unshare --uts="$DIR/uts/$h" hostname "$h"
@@ -168,12 +158,7 @@ cmd_start() {
   # 2. the master host and the cluster LAN bridge inside it
   hosts_set "$MASTER" "$LAN_PREFIX.1"
   make_host "$MASTER"
-  local ns; ns=$(netns_of "$MASTER")
-  if ! ip -n "$ns" link show "$BRIDGE" >/dev/null 2>&1; then
-    ip -n "$ns" link add "$BRIDGE" type bridge forward_delay 0 stp_state 0
-    ip -n "$ns" addr add "$LAN_PREFIX.1/24" dev "$BRIDGE"
-    ip -n "$ns" link set "$BRIDGE" up
-  fi
+  lan_bridge "$(netns_of "$MASTER")"
 
   # 3. the qmaster (starts as root, drops to sgeadmin, daemonises)
   local pidf=$DIR/spool/qmaster/qmaster.pid i
@@ -202,24 +187,9 @@ cmd_add_host() {
   [ -s "$DIR/master" ] || die "no testbed in $DIR (run: sge.sh start $DIR)"
   # A name keeps its address; a new name gets a never-used one: the qmaster
   # caches IP->name and rejects an IP seen under another name for minutes.
-  exec 9>"$DIR/.alloc.lock"; flock 9
-  local ip; ip=$(ip_of "$name")
-  if [ -z "$ip" ]; then
-    local n; n=$(cat "$DIR/next_ip")
-    [ "$n" -le 254 ] || die "address pool $LAN_PREFIX.11-254 used up"
-    ip=$LAN_PREFIX.$n; echo $((n + 1)) > "$DIR/next_ip"
-    hosts_set "$name" "$ip"
-  fi
-  flock -u 9
+  lan_address "$name"; local ip=$LAN_IP
   make_host "$name"
-  local mns hns veth; mns=$(netns_of "$MASTER"); hns=$(netns_of "$name")
-  veth=v${ip##*.}   # unique within the master's namespace, < 16 characters
-  if ! ip -n "$mns" link show "$veth" >/dev/null 2>&1; then
-    ip -n "$mns" link add "$veth" type veth peer name eth0 netns "$hns"
-    ip -n "$mns" link set "$veth" master "$BRIDGE" up
-    ip -n "$hns" addr add "$ip/24" dev eth0
-    ip -n "$hns" link set eth0 up
-  fi
+  lan_plug "$MASTER" "$name" "$ip"
   echo "host=$name ip=$ip"
 }
 
@@ -258,7 +228,7 @@ cmd_stop() {
   need_root
   load_dir "$1"
   [ -d "$DIR" ] || return 0
-  local f p h ns sig pids daemons=()
+  local f p h ns daemons=()
   for f in "$DIR"/spool/execd/*/execd.pid; do
     [ -e "$f" ] || continue
     p=$(live_pid "$f" sge_execd); [ -n "$p" ] && daemons+=("$p:sge_execd")
@@ -269,14 +239,7 @@ cmd_stop() {
   for f in "$DIR"/uts/*; do
     [ -e "$f" ] || continue
     h=$(basename "$f"); ns=$(netns_of "$h")
-    if [ -e "/run/netns/$ns" ]; then
-      for sig in TERM KILL; do
-        pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-        [ -z "${pids// /}" ] && break
-        # shellcheck disable=SC2086
-        kill -"$sig" $pids 2>/dev/null || true; sleep 0.5
-      done
-    fi
+    if [ -e "/run/netns/$ns" ]; then netns_kill_all "$ns"; fi
     drop_host "$h"
   done
   echo "stopped testbed in $DIR"

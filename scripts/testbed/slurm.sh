@@ -40,6 +40,7 @@
 # namespace's network.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib/install-deps.sh"   # vonode_apt_install
+. "$(dirname "${BASH_SOURCE[0]}")/lib/vhosts.sh"   # need_root, netns_of, hosts_set, lan_*, ...
 
 LAN_PREFIX=${SLURM_TESTBED_LAN:-10.124.0}   # exists only inside our namespaces
 BRIDGE=slurmbr0                            # lives INSIDE the controller's namespace
@@ -49,7 +50,6 @@ SLURMD=/usr/sbin/slurmd
 MUNGED=/usr/sbin/munged
 
 die() { echo "slurm.sh: $*" >&2; exit 1; }
-need_root() { [ "$(id -u)" = 0 ] || die "must run as root (namespaces, daemons)"; }
 
 # ------------------------------------------------------------------ install
 cmd_install() {
@@ -70,16 +70,7 @@ load_dir() {
   HOSTS=$DIR/hosts
   MUNGE_SOCKET=$DIR/munge/munge.socket
 }
-netns_of() { echo "$TAG-$1"; }
-valid_name() { [[ "$1" =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$ ]] || die "not a host name: $1"; }
 valid_feature() { [[ "$1" =~ ^[a-z][a-z0-9_-]{0,31}$ ]] || die "not a feature (VO) name: $1"; }
-
-# Hosts-file edits keep the inode: running namespaces see it through a bind mount.
-hosts_set() {   # NAME IP
-  local tmp; tmp=$(mktemp)
-  awk -v n="$1" '$2!=n' "$HOSTS" > "$tmp"; echo "$2 $1" >> "$tmp"; cat "$tmp" > "$HOSTS"; rm -f "$tmp"
-}
-ip_of() { awk -v n="$1" '$2==n{print $1}' "$HOSTS"; }
 
 # on NAME CMD...: run CMD in virtual host NAME's network namespace, in a fresh
 # mount + UTS namespace with DIR/hosts as /etc/hosts and NAME as host name.
@@ -206,13 +197,8 @@ cmd_start() {
 
   # 3. the controller's namespace and the cluster LAN bridge inside it
   local ns; ns=$(netns_of "$CTL")
-  [ -e "/run/netns/$ns" ] || ip netns add "$ns"
-  ip -n "$ns" link set lo up
-  if ! ip -n "$ns" link show "$BRIDGE" >/dev/null 2>&1; then
-    ip -n "$ns" link add "$BRIDGE" type bridge forward_delay 0 stp_state 0
-    ip -n "$ns" addr add "$LAN_PREFIX.1/24" dev "$BRIDGE"
-    ip -n "$ns" link set "$BRIDGE" up
-  fi
+  netns_up "$ns"
+  lan_bridge "$ns"
 
   # 4. slurmctld (starts as root, drops to SlurmUser, daemonises, writes its PID file)
   if [ -z "$(live_pid "$DIR/run/slurmctld.pid" slurmctld)" ]; then
@@ -232,25 +218,9 @@ cmd_add_host() {
   load_dir "$1"; local name=${2:?NAME}; valid_name "$name"
   [ -s "$CONF" ] || die "no testbed in $DIR (run: slurm.sh start $DIR)"
   [ "$name" != "$CTL" ] || die "$CTL is the controller"
-  exec 9>"$DIR/.alloc.lock"; flock 9
-  local ip; ip=$(ip_of "$name")
-  if [ -z "$ip" ]; then
-    local n; n=$(cat "$DIR/next_ip")
-    [ "$n" -le 254 ] || die "address pool $LAN_PREFIX.11-254 used up"
-    ip=$LAN_PREFIX.$n; echo $((n + 1)) > "$DIR/next_ip"
-    hosts_set "$name" "$ip"
-  fi
-  flock -u 9
-  local cns hns veth; cns=$(netns_of "$CTL"); hns=$(netns_of "$name")
-  [ -e "/run/netns/$hns" ] || ip netns add "$hns"
-  ip -n "$hns" link set lo up
-  veth=v${ip##*.}   # unique within the controller's namespace, < 16 characters
-  if ! ip -n "$cns" link show "$veth" >/dev/null 2>&1; then
-    ip -n "$cns" link add "$veth" type veth peer name eth0 netns "$hns"
-    ip -n "$cns" link set "$veth" master "$BRIDGE" up
-    ip -n "$hns" addr add "$ip/24" dev eth0
-    ip -n "$hns" link set eth0 up
-  fi
+  lan_address "$name"; local ip=$LAN_IP
+  netns_up "$(netns_of "$name")"
+  lan_plug "$CTL" "$name" "$ip"
   mkdir -p "$DIR/d/$name"
   echo "host=$name ip=$ip"
 }
@@ -302,7 +272,7 @@ cmd_stop() {
   need_root
   load_dir "$1"
   [ -d "$DIR" ] || return 0
-  local f p ns sig pids
+  local f p ns
   for f in "$DIR"/run/slurmd-*.pid; do
     [ -e "$f" ] || continue
     p=$(live_pid "$f" slurmd); [ -n "$p" ] && stop_pid "$p" slurmd
@@ -313,12 +283,7 @@ cmd_stop() {
   for f in /run/netns/"$TAG"-*; do
     [ -e "$f" ] || continue
     ns=$(basename "$f")
-    for sig in TERM KILL; do
-      pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-      [ -z "${pids// /}" ] && break
-      # shellcheck disable=SC2086
-      kill -"$sig" $pids 2>/dev/null || true; sleep 0.5
-    done
+    netns_kill_all "$ns"
     ip netns del "$ns"
   done
   echo "stopped testbed in $DIR"
