@@ -36,6 +36,47 @@ export class CommandFailedError extends UnavailableError {
   ) {
     super(`${what} failed (exit ${result.code}): ${firstLine(result.stderr || result.stdout)} [${argv.join(' ')}]`);
   }
+
+  /** The command's exit status. */
+  get exitCode(): number {
+    return this.result.code;
+  }
+
+  /** Everything the command wrote to stderr. */
+  get stderr(): string {
+    return this.result.stderr;
+  }
+}
+
+/** An error class a failure classifier builds from a failed command. */
+export type CommandErrorClass<E> = new (argv: readonly string[], result: CommandResult) => E;
+
+/** One rule of a failure classifier: a failure whose output matches any of the patterns is an error of the class. */
+export type FailureRule<E> = readonly [patterns: readonly RegExp[], errorClass: CommandErrorClass<E>];
+
+/**
+ * The error of the first rule (in order) with a pattern matching the
+ * command's stderr or stdout (some tools print their errors on stdout), or
+ * undefined if none matches. Never throws.
+ */
+export function matchFailure<E>(argv: readonly string[], result: CommandResult, rules: ReadonlyArray<FailureRule<E>>): E | undefined {
+  const text = `${result.stderr}\n${result.stdout}`;
+  const rule = rules.find(([patterns]) => patterns.some((re) => re.test(text)));
+  return rule && new rule[1](argv, result);
+}
+
+/**
+ * Where the first of `programs` sits in argv, by bare name, and that name;
+ * undefined if none is there. argv may carry a prefix (`ip netns exec NS …`,
+ * `nsenter --net=… …`) and the program a directory (`/usr/bin/qconf`).
+ */
+export function findProgram(argv: readonly string[], programs: ReadonlySet<string>): { index: number; name: string } | undefined {
+  const index = argv.findIndex((a) => programs.has(baseName(a)));
+  return index < 0 ? undefined : { index, name: baseName(argv[index]!) };
+}
+
+function baseName(file: string): string {
+  return file.split('/').pop() ?? '';
 }
 
 function firstLine(text: string): string {

@@ -6,16 +6,6 @@ export class XlCommandError extends CommandFailedError {
   constructor(argv: readonly string[], result: CommandResult) {
     super(argv, result, `xl ${argv[1] ?? ''}`.trim());
   }
-
-  /** xl's exit status. */
-  get exitCode(): number {
-    return this.result.code;
-  }
-
-  /** Everything xl wrote to stderr. */
-  get stderr(): string {
-    return this.result.stderr;
-  }
 }
 
 /** xl does not know the domain (NOT_FOUND). Drivers treat it as "already gone" where that is the goal. */

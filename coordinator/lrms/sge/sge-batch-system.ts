@@ -2,12 +2,13 @@ import type { BatchCommandOptions } from '../batch-command-options.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { systemClock, type Clock } from '../../../shared/clock.js';
+import type { Clock } from '../../../shared/clock.js';
 import { FailedPreconditionError } from '../../../shared/errors.js';
-import { silentLogger, type Logger } from '../../../shared/logger.js';
-import { ProcessRunner, type CommandResult, type CommandRunner } from '../../../shared/process/command-runner.js';
-import { validateHostname, validateIntRange, validateSafePath, validateVoName } from '../../../shared/validation.js';
+import type { Logger } from '../../../shared/logger.js';
+import type { CommandResult } from '../../../shared/process/command-runner.js';
+import { validateHostname, validateIntRange, validateVoName } from '../../../shared/validation.js';
 import type { NodeRecord } from '../../store/records.js';
+import { BatchCommandRunner } from '../batch-command-runner.js';
 import type { BatchHost, BatchNode, BatchSystem, QueueDemand } from '../batch-system.js';
 import {
   gidRangeFor,
@@ -88,14 +89,10 @@ type ErrorClass = abstract new (...args: never[]) => SgeCommandError;
 export class SgeBatchSystem implements BatchSystem {
   readonly kind = 'sge' as const;
   private readonly placeholderHost: string;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly prefix: readonly string[];
-  private readonly binDir: string;
-  private readonly runner: CommandRunner;
+  private readonly commands: BatchCommandRunner;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly pollMs: number;
-  private readonly timeoutMs: number;
   private readonly gidBase: number;
   private readonly gidSize: number;
   private readonly files: QconfFileWriter;
@@ -104,18 +101,16 @@ export class SgeBatchSystem implements BatchSystem {
   constructor(options: SgeBatchSystemOptions) {
     const env = options.env ?? process.env;
     this.placeholderHost = validateHostname('placeholderHost', options.placeholderHost);
-    this.env = {
+    const sgeEnv = {
       ...env,
       SGE_ROOT: options.sgeRoot ?? env['SGE_ROOT'] ?? '/var/lib/gridengine',
       SGE_CELL: options.sgeCell ?? env['SGE_CELL'] ?? 'default',
     };
-    this.prefix = options.commandPrefix ?? [];
-    this.binDir = options.binDir === undefined ? '' : validateSafePath('binDir', options.binDir);
-    this.runner = options.runner ?? new ProcessRunner();
-    this.clock = options.clock ?? systemClock;
-    this.log = options.logger ?? silentLogger();
-    this.pollMs = validateIntRange('pollIntervalMs', options.pollIntervalMs ?? 200, 10, 60_000);
-    this.timeoutMs = validateIntRange('commandTimeoutMs', options.commandTimeoutMs ?? 30_000, 100, 600_000);
+    // qconf exits 0 on a few errors: its "error:" lines are failures too
+    this.commands = new BatchCommandRunner(options, sgeEnv, (program, argv, result) =>
+      result.code !== 0 || (program === 'qconf' && qconfFailedSilently(result)) ? classifySgeFailure(argv, result) : undefined,
+    );
+    ({ clock: this.clock, log: this.log, pollMs: this.pollMs } = this.commands);
     this.gidBase = validateIntRange('gidRangeBase', options.gidRangeBase ?? 20_000, 1000, 2 ** 31 - 1);
     this.gidSize = validateIntRange('gidRangeSize', options.gidRangeSize ?? 100, 1, 10_000);
     this.files = options.files ?? tempFileWriter;
@@ -347,13 +342,7 @@ export class SgeBatchSystem implements BatchSystem {
   }
 
   /** Runs an SGE command; throws the classified error when it fails (for qconf also when it says "error:" but exits 0). */
-  private async run(argv: string[]): Promise<CommandResult> {
-    const [program, ...args] = argv;
-    const full = [...this.prefix, this.binDir ? path.join(this.binDir, program!) : program!, ...args];
-    const result = await this.runner.run(full, { env: this.env, timeoutMs: this.timeoutMs });
-    if (result.code !== 0 || (program === 'qconf' && qconfFailedSilently(result))) {
-      throw classifySgeFailure(full, result);
-    }
-    return result;
+  private run(argv: string[]): Promise<CommandResult> {
+    return this.commands.run(argv);
   }
 }

@@ -1,23 +1,14 @@
 import { status } from '@grpc/grpc-js';
-import { CommandFailedError, type CommandResult } from '../../../shared/process/command-runner.js';
+import { CommandFailedError, findProgram, matchFailure, type CommandResult, type FailureRule } from '../../../shared/process/command-runner.js';
 
 /**
  * A Grid Engine client command (qconf, qmod, qstat) failed; carries argv,
- * exit code, stdout and stderr. Base of every SGE error.
+ * exit code (0 for the few errors qconf exits 0 on; see qconfFailedSilently),
+ * stdout and stderr. Base of every SGE error.
  */
 export class SgeCommandError extends CommandFailedError {
   constructor(argv: readonly string[], result: CommandResult) {
     super(argv, result, sgeCommandName(argv));
-  }
-
-  /** The command's exit status (qconf exits 0 on a few errors; see classifySgeFailure). */
-  get exitCode(): number {
-    return this.result.code;
-  }
-
-  /** Everything the command wrote to stderr. */
-  get stderr(): string {
-    return this.result.stderr;
   }
 }
 
@@ -68,6 +59,15 @@ const NOT_FOUND = [
   /^no [\w ]+ defined$/m, // "no execution host defined", "no host group list defined"
 ];
 const PERMISSION = [/is neither submit nor admin host/, /must be manager/, /denied: .*is no (?:manager|operator)/];
+// In this order: the first rule that matches wins.
+const RULES: ReadonlyArray<FailureRule<SgeCommandError>> = [
+  [UNREACHABLE, SgeQmasterUnreachableError],
+  [UNKNOWN_HOST, SgeUnknownHostError],
+  [IN_USE, SgeHostInUseError],
+  [ALREADY_EXISTS, SgeAlreadyExistsError],
+  [NOT_FOUND, SgeNotFoundError],
+  [PERMISSION, SgePermissionError],
+];
 
 /**
  * The specific error for a failed qconf/qmod/qstat: not found, already
@@ -76,15 +76,10 @@ const PERMISSION = [/is neither submit nor admin host/, /must be manager/, /deni
  * not exist exits 1 printing nothing: that is a not-found too. Never throws.
  */
 export function classifySgeFailure(argv: readonly string[], result: CommandResult): SgeCommandError {
-  const text = `${result.stderr}\n${result.stdout}`;
-  const matches = (patterns: RegExp[]): boolean => patterns.some((re) => re.test(text));
-  if (matches(UNREACHABLE)) return new SgeQmasterUnreachableError(argv, result);
-  if (matches(UNKNOWN_HOST)) return new SgeUnknownHostError(argv, result);
-  if (matches(IN_USE)) return new SgeHostInUseError(argv, result);
-  if (matches(ALREADY_EXISTS)) return new SgeAlreadyExistsError(argv, result);
-  if (matches(NOT_FOUND)) return new SgeNotFoundError(argv, result);
-  if (matches(PERMISSION)) return new SgePermissionError(argv, result);
-  if (isCommand(argv, 'qstat') && argv.includes('-q') && !text.trim()) return new SgeNotFoundError(argv, result);
+  const known = matchFailure(argv, result, RULES);
+  if (known) return known;
+  const silent = !result.stderr.trim() && !result.stdout.trim();
+  if (findProgram(argv, SGE_COMMANDS)?.name === 'qstat' && argv.includes('-q') && silent) return new SgeNotFoundError(argv, result);
   return new SgeCommandError(argv, result);
 }
 
@@ -99,18 +94,9 @@ export function qconfFailedSilently(result: CommandResult): boolean {
 // argv may carry a prefix (e.g. `ip netns exec NS …`): name the SGE command itself.
 const SGE_COMMANDS = new Set(['qconf', 'qmod', 'qstat', 'qsub', 'qdel', 'qhost', 'qacct']);
 
-function sgeCommandIndex(argv: readonly string[]): number {
-  return argv.findIndex((a) => SGE_COMMANDS.has(a.split('/').pop() ?? ''));
-}
-
-function isCommand(argv: readonly string[], name: string): boolean {
-  const i = sgeCommandIndex(argv);
-  return i >= 0 && argv[i]!.split('/').pop() === name;
-}
-
 function sgeCommandName(argv: readonly string[]): string {
-  const i = sgeCommandIndex(argv);
-  if (i < 0) return argv[0] ?? 'sge command';
-  const option = argv[i + 1];
-  return option?.startsWith('-') ? `${argv[i]!.split('/').pop()} ${option}` : argv[i]!.split('/').pop()!;
+  const found = findProgram(argv, SGE_COMMANDS);
+  if (!found) return argv[0] ?? 'sge command';
+  const option = argv[found.index + 1];
+  return option?.startsWith('-') ? `${found.name} ${option}` : found.name;
 }

@@ -1,11 +1,11 @@
 import type { BatchCommandOptions } from '../batch-command-options.js';
-import path from 'node:path';
-import { systemClock, type Clock } from '../../../shared/clock.js';
+import type { Clock } from '../../../shared/clock.js';
 import { InvalidArgumentError } from '../../../shared/errors.js';
-import { silentLogger, type Logger } from '../../../shared/logger.js';
-import { ProcessRunner, type CommandResult, type CommandRunner } from '../../../shared/process/command-runner.js';
+import type { Logger } from '../../../shared/logger.js';
+import type { CommandResult } from '../../../shared/process/command-runner.js';
 import { validateHostname, validateIntRange, validateIpv4, validateSafePath, validateVoName } from '../../../shared/validation.js';
 import type { NodeRecord } from '../../store/records.js';
+import { BatchCommandRunner } from '../batch-command-runner.js';
 import type { BatchHost, BatchNode, BatchSystem, QueueDemand } from '../batch-system.js';
 import { parseScontrolNodes, parseScontrolPartitions } from './scontrol-show.js';
 import { nodeSetName, slurmConfForVos, validatePartitionName } from './slurm-conf.js';
@@ -50,14 +50,10 @@ export interface SlurmBatchSystemOptions extends BatchCommandOptions {
  */
 export class SlurmBatchSystem implements BatchSystem {
   readonly kind = 'slurm' as const;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly prefix: readonly string[];
-  private readonly binDir: string;
-  private readonly runner: CommandRunner;
+  private readonly commands: BatchCommandRunner;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly pollMs: number;
-  private readonly timeoutMs: number;
   private readonly deregisterTimeoutMs: number;
   private readonly drainReason: string;
 
@@ -65,14 +61,9 @@ export class SlurmBatchSystem implements BatchSystem {
   constructor(options: SlurmBatchSystemOptions = {}) {
     const env = options.env ?? process.env;
     const slurmConf = options.slurmConf === undefined ? env['SLURM_CONF'] : validateSafePath('slurmConf', options.slurmConf);
-    this.env = slurmConf === undefined ? { ...env } : { ...env, SLURM_CONF: slurmConf };
-    this.prefix = options.commandPrefix ?? [];
-    this.binDir = options.binDir === undefined ? '' : validateSafePath('binDir', options.binDir);
-    this.runner = options.runner ?? new ProcessRunner();
-    this.clock = options.clock ?? systemClock;
-    this.log = options.logger ?? silentLogger();
-    this.pollMs = validateIntRange('pollIntervalMs', options.pollIntervalMs ?? 200, 10, 60_000);
-    this.timeoutMs = validateIntRange('commandTimeoutMs', options.commandTimeoutMs ?? 30_000, 100, 600_000);
+    const slurmEnv = slurmConf === undefined ? { ...env } : { ...env, SLURM_CONF: slurmConf };
+    this.commands = new BatchCommandRunner(options, slurmEnv, (_, argv, result) => (result.code !== 0 ? classifySlurmFailure(argv, result) : undefined));
+    ({ clock: this.clock, log: this.log, pollMs: this.pollMs } = this.commands);
     this.deregisterTimeoutMs = validateIntRange('deregisterTimeoutMs', options.deregisterTimeoutMs ?? 60_000, 0, 3_600_000);
     this.drainReason = options.drainReason ?? 'vonode-drain';
     // one scontrol argument (Reason=…): one word
@@ -318,10 +309,7 @@ export class SlurmBatchSystem implements BatchSystem {
   }
 
   /** Runs a Slurm command; throws the classified error when it exits non-zero. */
-  private async run([program, ...args]: string[]): Promise<CommandResult> {
-    const full = [...this.prefix, this.binDir ? path.join(this.binDir, program!) : program!, ...args];
-    const result = await this.runner.run(full, { env: this.env, timeoutMs: this.timeoutMs });
-    if (result.code !== 0) throw classifySlurmFailure(full, result);
-    return result;
+  private run(argv: string[]): Promise<CommandResult> {
+    return this.commands.run(argv);
   }
 }

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { FailedPreconditionError } from '../../../shared/errors.js';
-import { CommandFailedError, type CommandResult } from '../../../shared/process/command-runner.js';
+import { CommandFailedError, findProgram, matchFailure, type CommandResult, type FailureRule } from '../../../shared/process/command-runner.js';
 
 /**
  * A Slurm client command (scontrol, squeue, sinfo) failed; carries argv, exit
@@ -9,16 +9,6 @@ import { CommandFailedError, type CommandResult } from '../../../shared/process/
 export class SlurmCommandError extends CommandFailedError {
   constructor(argv: readonly string[], result: CommandResult) {
     super(argv, result, slurmCommandName(argv));
-  }
-
-  /** The command's exit status. */
-  get exitCode(): number {
-    return this.result.code;
-  }
-
-  /** Everything the command wrote to stderr. */
-  get stderr(): string {
-    return this.result.stderr;
   }
 }
 
@@ -102,6 +92,15 @@ const INVALID = [
   /^Invalid input:/m,
   /Unspecified error/, // what 22.05 answers a node line it cannot parse
 ];
+// In this order: the first rule that matches wins.
+const RULES: ReadonlyArray<FailureRule<SlurmCommandError>> = [
+  [UNREACHABLE, SlurmControllerUnreachableError],
+  [PERMISSION, SlurmPermissionError],
+  [BUSY, SlurmNodeBusyError],
+  [EXISTS, SlurmNodeExistsError],
+  [NOT_FOUND, SlurmNodeNotFoundError],
+  [INVALID, SlurmInvalidRequestError],
+];
 
 /**
  * The specific error for a failed scontrol/squeue/sinfo: controller
@@ -110,25 +109,16 @@ const INVALID = [
  * what it returns (or ignores a not-found where that is fine).
  */
 export function classifySlurmFailure(argv: readonly string[], result: CommandResult): SlurmCommandError {
-  const text = `${result.stderr}\n${result.stdout}`;
-  const matches = (patterns: RegExp[]): boolean => patterns.some((re) => re.test(text));
-  if (matches(UNREACHABLE)) return new SlurmControllerUnreachableError(argv, result);
-  if (matches(PERMISSION)) return new SlurmPermissionError(argv, result);
-  if (matches(BUSY)) return new SlurmNodeBusyError(argv, result);
-  if (matches(EXISTS)) return new SlurmNodeExistsError(argv, result);
-  if (matches(NOT_FOUND)) return new SlurmNodeNotFoundError(argv, result);
-  if (matches(INVALID)) return new SlurmInvalidRequestError(argv, result);
-  return new SlurmCommandError(argv, result);
+  return matchFailure(argv, result, RULES) ?? new SlurmCommandError(argv, result);
 }
 
 // argv may carry a prefix (e.g. `nsenter --net=… scontrol …`): name the Slurm command itself.
 const SLURM_COMMANDS = new Set(['scontrol', 'squeue', 'sinfo', 'sbatch', 'scancel', 'srun']);
 
 function slurmCommandName(argv: readonly string[]): string {
-  const i = argv.findIndex((a) => SLURM_COMMANDS.has(a.split('/').pop() ?? ''));
-  if (i < 0) return argv[0] ?? 'slurm command';
-  const name = argv[i]!.split('/').pop()!;
+  const found = findProgram(argv, SLURM_COMMANDS);
+  if (!found) return argv[0] ?? 'slurm command';
   // `scontrol [options] create|update|delete|show …`: name the subcommand
-  const sub = argv.slice(i + 1).find((a) => !a.startsWith('-'));
-  return name === 'scontrol' && sub ? `scontrol ${sub}` : name;
+  const sub = argv.slice(found.index + 1).find((a) => !a.startsWith('-'));
+  return found.name === 'scontrol' && sub ? `scontrol ${sub}` : found.name;
 }
