@@ -10,6 +10,7 @@ import {
   type RegisterAgentResponse,
 } from '../../shared/gen/vonode/v1/coordinator.js';
 import { systemClock } from '../../shared/clock.js';
+import { until } from '../../scripts/testbed/lib/wait.js';
 
 /** One recorded call, with the monotonic time it arrived. */
 export interface Recorded<T> {
@@ -70,10 +71,6 @@ export class RecordingCoordinatorDouble {
 
   /** Resolves once `predicate` holds, polling every 10 ms; rejects with `what` after timeoutMs. */
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-    const deadline = systemClock.monotonicMs() + timeoutMs;
-    while (!predicate()) {
-      if (systemClock.monotonicMs() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await systemClock.sleep(10);
-    }
+    await until(what, predicate, timeoutMs, 10);
   }
 }

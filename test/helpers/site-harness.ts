@@ -1,25 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { AgentClient } from '../../shared/rpc/agent-client.js';
 import { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
 import { channelCredentials } from '../../shared/rpc/credentials.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
+import { freePort } from '../../scripts/testbed/lib/free-port.js';
 import { tempDir } from './agent-fakes.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-
-/** A free TCP port on 127.0.0.1 (closed again before use; tests run one at a time). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** An agent of the site: a real vonode-agent process with the simulated hypervisor driver. */
 export interface SiteAgent {

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ProcessRunner, runChecked } from '../../../shared/process/command-runner.js';
 import { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
 import { channelCredentials, type TlsFiles } from '../../../shared/rpc/credentials.js';
+import { freePort } from '../../testbed/lib/free-port.js';
 import type { BenchChild, BenchProcesses } from './bench-processes.js';
 
 /** Repository root. */
@@ -22,15 +22,6 @@ export interface BenchSiteOptions {
   maxConcurrentTransfers: number;
   /** Extra node flags for the coordinator (e.g. --cpu-prof). */
   nodeArgs: string[];
-}
-
-/** A free TCP port on 127.0.0.1 (closed again before use). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** Pool triple number `i` (0-based): vwn-0001.., 10.80.x.y, 52:54:00:80:xx:yy. */

@@ -6,6 +6,7 @@ import { EventStream } from './event-stream.js';
 import type { HostLeftovers } from './physical-host.js';
 import { QUEUE, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
 import type { SiteTestbed } from './site-testbed.js';
+import { until, WaitTimeoutError } from './wait.js';
 
 /** How much work the scenario submits. */
 export interface ScenarioOptions {
@@ -121,7 +122,7 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
 
     // One job slot per node: the demand fills the pool, or gets a node per job.
     const expectedPeak = Math.min(site.pool.length, VOS.reduce((n, vo) => n + o.jobs[vo], 0));
-    await until(`${expectedPeak} running nodes`, () => running.size === expectedPeak, 600_000);
+    await until(`${expectedPeak} running nodes`, () => running.size === expectedPeak, 600_000, 250);
     const toPeakS = (systemClock.monotonicMs() - released) / 1000;
     const peak = Object.fromEntries(VOS.map((vo) => [vo, [...running.values()].filter((v) => v === vo).length])) as Record<Vo, number>;
     say(`${expectedPeak === site.pool.length ? 'pool full' : `${expectedPeak} nodes running`} after ${toPeakS.toFixed(1)} s: ${VOS.map((vo) => `${vo} ${peak[vo]}`).join(', ')}`);
@@ -187,19 +188,16 @@ async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo:
   }));
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 250): Promise<void> {
-  await untilValue(async () => await check(), (ok) => ok, timeoutMs, everyMs, what);
-}
-
-async function untilValue<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, everyMs = 500, what = 'the expected value'): Promise<T> {
-  const deadline = systemClock.monotonicMs() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (systemClock.monotonicMs() > deadline) {
-      if (typeof v === 'boolean') throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-      return v;
-    }
-    await systemClock.sleep(everyMs);
+/** Polls `read` every 0.5 s until `ok` holds; after `timeoutMs`, the last value read (the report shows it instead of a timeout). */
+async function untilValue<T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  let last: { v: T } | undefined;
+  try {
+    return (await until('the expected value', async () => {
+      last = { v: await read() };
+      return ok(last.v) && last;
+    }, timeoutMs, 500)).v;
+  } catch (e) {
+    if (e instanceof WaitTimeoutError && last) return last.v;
+    throw e;
   }
 }

@@ -1,16 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
-import { openSync, closeSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
 import { stringify } from 'yaml';
+import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
 import { AgentClient } from '../../../shared/rpc/agent-client.js';
-import { systemClock } from '../../../shared/clock.js';
 import { HostNamespace } from './host-namespace.js';
-
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+import { builtNode, STOP_GRACE_MS, TestbedProcess, tsNode } from './testbed-process.js';
 
 /** Options of a testbed host running a real vonode-agent. */
 export interface AgentHostOptions {
@@ -40,8 +35,8 @@ export class AgentHost {
   readonly agentLog: string;
   imageUrl = '';
   client: AgentClient | undefined;
-  private agent: ChildProcess | undefined;
-  private repo: ChildProcess | undefined;
+  private agent: TestbedProcess | undefined;
+  private repo: TestbedProcess | undefined;
 
   constructor(readonly options: AgentHostOptions) {
     this.ns = new HostNamespace(options.name, { prefix: options.prefix }, path.join(options.workDir, 'net'));
@@ -71,27 +66,15 @@ export class AgentHost {
     };
     const configFile = path.join(this.options.workDir, 'agent.yaml');
     await writeFile(configFile, stringify(config));
-    const log = openSync(this.agentLog, 'a');
-    const entry = this.options.useBuild ? [path.join(REPO, 'dist/agent/main.js')] : ['--import', 'tsx', path.join(REPO, 'agent/main.ts')];
+    const args = ['--config', configFile, '--insecure'];
     // The same V8 flag as the installed executable's shebang (agent/main.ts).
-    const [cmd, ...args] = this.ns.exec([process.execPath, ...AGENT_NODE_FLAGS, ...entry, '--config', configFile, '--insecure']);
-    this.agent = spawn(cmd!, args, {
-      cwd: REPO, stdio: ['ignore', log, log],
-    });
-    closeSync(log);
-    this.client = new AgentClient(`unix:${this.socket}`, credentials.createInsecure());
-    const deadline = systemClock.monotonicMs() + 30_000;
-    for (;;) {
-      try {
-        await this.client.hostFacts();
-        return;
-      } catch (e) {
-        if (this.agent.exitCode !== null || systemClock.monotonicMs() > deadline) {
-          throw new Error(`agent did not come up (exit ${this.agent.exitCode}); log: ${(await readFile(this.agentLog, 'utf8')).slice(-2000)}`, { cause: e });
-        }
-        await systemClock.sleep(100);
-      }
-    }
+    const argv = this.options.useBuild ? builtNode('agent/main.ts', args, AGENT_NODE_FLAGS) : tsNode('agent/main.ts', args, AGENT_NODE_FLAGS);
+    const agent = new TestbedProcess(`vonode-agent ${this.options.name}`, this.ns.exec(argv), this.agentLog);
+    this.agent = agent;
+    agent.start();
+    const client = new AgentClient(`unix:${this.socket}`, credentials.createInsecure());
+    this.client = client;
+    await agent.waitUntil('answering', () => client.hostFacts().then(() => true), 30_000);
   }
 
   /** PID of the agent process (`ip netns exec` execs it, so it is node's own PID). */
@@ -99,48 +82,25 @@ export class AgentHost {
     return this.agent?.pid;
   }
 
-  /** Kills the agent process (SIGKILL models a crash; SIGTERM a clean stop). Domains keep running. */
+  /** Kills the agent process (SIGKILL models a crash; SIGTERM a clean stop, SIGKILL after 15 s). Domains keep running. */
   async stopAgent(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     this.client?.close();
-    const agent = this.agent;
-    if (!agent || agent.exitCode !== null) return;
-    const exited = new Promise((r) => agent.once('exit', r));
-    agent.kill(signal);
-    await exited;
+    await this.agent?.stop(STOP_GRACE_MS, signal);
   }
 
   /** Stops everything this host started and deletes the namespace. */
   async destroy(): Promise<void> {
     await this.stopAgent('SIGTERM');
-    if (this.repo && this.repo.exitCode === null) {
-      const exited = new Promise((r) => this.repo?.once('exit', r));
-      this.repo.kill('SIGTERM');
-      await exited;
-    }
+    await this.repo?.stop();
     await this.ns.destroy();
   }
 
   private async startImageRepo(): Promise<void> {
     const portFile = path.join(this.options.workDir, 'image-repo.port');
-    const logFile = path.join(this.options.workDir, 'image-repo.log');
-    const log = openSync(logFile, 'a');
-    const [cmd, ...args] = this.ns.exec([
-      process.execPath, '--import', 'tsx', path.join(REPO, 'scripts/testbed/image-repo-server.ts'),
-      '--dir', this.options.imageDir, '--port-file', portFile, '--rate-mbit', String(this.options.imageRateMbit ?? 0),
-    ]);
-    this.repo = spawn(cmd!, args, { cwd: REPO, stdio: ['ignore', log, log] });
-    closeSync(log);
-    const deadline = systemClock.monotonicMs() + 15_000;
-    for (;;) {
-      const port = await readFile(portFile, 'utf8').catch(() => '');
-      if (port) {
-        this.imageUrl = `http://127.0.0.1:${port}`;
-        return;
-      }
-      if (this.repo.exitCode !== null || systemClock.monotonicMs() > deadline) {
-        throw new Error(`image repository did not start: ${(await readFile(logFile, 'utf8')).slice(-1000)}`);
-      }
-      await systemClock.sleep(50);
-    }
+    const argv = tsNode('scripts/testbed/image-repo-server.ts', ['--dir', this.options.imageDir, '--port-file', portFile, '--rate-mbit', String(this.options.imageRateMbit ?? 0)]);
+    this.repo = new TestbedProcess('image repository', this.ns.exec(argv), path.join(this.options.workDir, 'image-repo.log'));
+    this.repo.start();
+    const port = await this.repo.waitUntil('serving', () => readFile(portFile, 'utf8').then((p) => p.trim() || undefined), 15_000);
+    this.imageUrl = `http://127.0.0.1:${port}`;
   }
 }

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+
 /** Where a testbed host's dnsmasq keeps its files, and what it serves. */
 export interface DnsmasqFiles {
   /** The bridge it answers on. */
@@ -32,4 +34,15 @@ export function dnsmasqArgv(f: DnsmasqFiles): string[] {
     '--log-dhcp', `--log-facility=${f.logFile}`,
     `--pid-file=${f.pidFile}`, '--user=root',
   ];
+}
+
+/** Stops the dnsmasq that wrote `pidFile` (SIGTERM); does nothing if the file is missing or the process is gone. */
+export async function stopDnsmasq(pidFile: string): Promise<void> {
+  const pid = Number.parseInt(await readFile(pidFile, 'utf8').catch(() => ''), 10);
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
 }

@@ -15,7 +15,7 @@ export class EventStream {
 
   constructor(private readonly argv: readonly string[], private readonly onEvent: (e: CoordinatorEvent) => void = () => undefined) {}
 
-  /** Starts following; resolves once the stream is open (the CLI has printed nothing wrong for a moment). */
+  /** Starts the CLI; events arrive through `onEvent` as it prints them. */
   start(): void {
     const [cmd, ...args] = this.argv;
     const proc = spawn(cmd!, args, { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });

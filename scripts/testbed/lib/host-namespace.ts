@@ -1,7 +1,7 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runChecked, ProcessRunner, type CommandRunner } from '../../../shared/process/command-runner.js';
-import { dnsmasqArgv } from './dnsmasq.js';
+import { dnsmasqArgv, stopDnsmasq } from './dnsmasq.js';
 
 /** Addresses of a testbed host's guest network (private, exists only inside the namespace). */
 export interface HostNetwork {
@@ -69,14 +69,7 @@ export class HostNamespace {
 
   /** Stops dnsmasq (by its PID file), deletes the namespace and the work dir. Safe to call twice. */
   async destroy(): Promise<void> {
-    const pid = Number.parseInt(await readFile(this.pidFile, 'utf8').catch(() => ''), 10);
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    await stopDnsmasq(this.pidFile);
     await this.runner.run(['ip', 'netns', 'del', this.name]);
     await rm(this.workDir, { recursive: true, force: true });
   }

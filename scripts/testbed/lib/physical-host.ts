@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
-import { dnsmasqArgv } from './dnsmasq.js';
+import { dnsmasqArgv, stopDnsmasq } from './dnsmasq.js';
 import type { SgeTestbed } from './sge-testbed.js';
 import { builtNode, TestbedProcess } from './testbed-process.js';
 
@@ -81,14 +81,7 @@ export class PhysicalHost {
   /** Stops the agent (SIGTERM: domains it runs are left to the caller's drains) and dnsmasq. */
   async stop(): Promise<void> {
     await this.agent?.stop();
-    const pid = Number.parseInt(await readFile(this.dnsmasqPid, 'utf8').catch(() => ''), 10);
-    if (pid > 0) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    await stopDnsmasq(this.dnsmasqPid);
   }
 
   /** Guests' traces on this host: QEMU processes, tap devices, DHCP reservations, overlays, domain records. */

@@ -1,14 +1,14 @@
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
-import { systemClock } from '../../../shared/clock.js';
 import { ensureVoAppliance, type VoApplianceManifest } from './appliance.js';
 import { testbedCoordinatorConfig, testbedPolicy, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
 import { GwdStandIn } from './gwd-stand-in.js';
 import { PhysicalHost, type HostLeftovers } from './physical-host.js';
 import { SgeTestbed } from './sge-testbed.js';
 import { buildDaemons, builtNode, REPO, TestbedProcess, tsNode } from './testbed-process.js';
+import { until, WaitTimeoutError } from './wait.js';
 
 /** The testbed's shape; every field has a default that fits a 2-core machine. */
 export interface TestbedOptions {
@@ -277,20 +277,19 @@ export class SiteTestbed {
   }
 
   private async waitForAgents(): Promise<void> {
-    const deadline = systemClock.monotonicMs() + 90_000;
-    for (;;) {
-      const hosts = JSON.parse(await this.cli(['hosts', '--json'])) as { hosts?: Array<{ name: string; state: string }> };
-      const up = (hosts.hosts ?? []).filter((h) => /UP/.test(h.state)).map((h) => h.name);
-      if (this.hosts.every((h) => up.includes(h.name))) {
-        this.say(`agents registered and up: ${up.sort().join(', ')}`);
-        return;
-      }
-      if (systemClock.monotonicMs() > deadline) {
-        const logs = await Promise.all(this.hosts.map(async (h) => `${h.name}: ${(await h.agent?.logTail(800)) ?? ''}`));
-        throw new Error(`agents not up after 90 s (up: ${up.join(', ') || 'none'})\n${logs.join('\n')}`);
-      }
-      await systemClock.sleep(1000);
+    let up: string[] = [];
+    try {
+      await until('every agent registered and up', async () => {
+        const hosts = JSON.parse(await this.cli(['hosts', '--json'])) as { hosts?: Array<{ name: string; state: string }> };
+        up = (hosts.hosts ?? []).filter((h) => /UP/.test(h.state)).map((h) => h.name);
+        return this.hosts.every((h) => up.includes(h.name));
+      }, 90_000, 1000);
+    } catch (e) {
+      if (!(e instanceof WaitTimeoutError)) throw e;
+      const logs = await Promise.all(this.hosts.map(async (h) => `${h.name}: ${(await h.agent?.logTail(800)) ?? ''}`));
+      throw new Error(`agents not up after 90 s (up: ${up.join(', ') || 'none'})\n${logs.join('\n')}`);
     }
+    this.say(`agents registered and up: ${up.sort().join(', ')}`);
   }
 
   /** DIR/vonode: the CLI, ready to use against this testbed (for --keep). */
@@ -299,10 +298,5 @@ export class SiteTestbed {
     const file = path.join(this.o.dir, 'vonode');
     await writeFile(file, `#!/bin/sh\n# The vonode CLI of the testbed in ${this.o.dir} (runs on its frontend).\ncd '${REPO}' && exec ${argv} "$@"\n`);
     await chmod(file, 0o755);
-  }
-
-  /** Reads a file of the testbed (for reports). */
-  read(rel: string): Promise<string> {
-    return readFile(path.join(this.o.dir, rel), 'utf8');
   }
 }

@@ -3,8 +3,11 @@ import { closeSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { systemClock } from '../../../shared/clock.js';
 import { runChecked, type CommandRunner } from '../../../shared/process/command-runner.js';
+import { until } from './wait.js';
+
+/** How long TestbedProcess.stop() waits after its signal before SIGKILL. */
+export const STOP_GRACE_MS = 15_000;
 
 /** The repository root (daemons run from it so `--import tsx` resolves). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -68,25 +71,33 @@ export class TestbedProcess {
     return (await readFile(this.logFile, 'utf8').catch(() => '')).slice(-chars);
   }
 
-  /** Polls `ready` until it returns true; throws with the log's tail if the process exits first or time runs out. */
-  async waitUntil(what: string, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = systemClock.monotonicMs() + timeoutMs;
-    for (;;) {
-      if (await ready().catch(() => false)) return;
-      if (!this.running || systemClock.monotonicMs() > deadline) {
-        const why = this.running ? `not ${what} after ${timeoutMs / 1000} s` : `exited (${this.proc?.exitCode ?? this.proc?.signalCode}) before ${what}`;
-        throw new Error(`${this.label} ${why}; see ${this.logFile}:\n${await this.logTail()}`);
-      }
-      await systemClock.sleep(100);
+  /**
+   * Polls `ready` (every 0.1 s; a throw counts as not yet) until it returns
+   * something other than undefined or false, and resolves with that. Throws
+   * with the log's tail if the process exits first or time runs out.
+   */
+  async waitUntil<T>(what: string, ready: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
+    try {
+      return await until(what, async () => {
+        const v = await ready().catch(() => undefined);
+        if ((v === undefined || v === false) && !this.running) throw new Error(`${this.label} exited`);
+        return v;
+      }, timeoutMs);
+    } catch {
+      const why = this.running ? `not ${what} after ${timeoutMs / 1000} s` : `exited (${this.proc?.exitCode ?? this.proc?.signalCode}) before ${what}`;
+      throw new Error(`${this.label} ${why}; see ${this.logFile}:\n${await this.logTail()}`);
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. Safe to call twice. */
-  async stop(graceMs = 15_000): Promise<void> {
+  /**
+   * Sends `signal` (SIGTERM: a clean stop; SIGKILL: a crash), then SIGKILL
+   * after `graceMs`; resolves once it is gone. Safe to call twice.
+   */
+  async stop(graceMs = STOP_GRACE_MS, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const proc = this.proc;
     if (!proc || !this.running) return;
     const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    proc.kill('SIGTERM');
+    proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);

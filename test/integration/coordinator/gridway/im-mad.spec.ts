@@ -7,7 +7,8 @@ import { HostState, OperationState, type CoordinatorEvent } from '../../../../sh
 import type { CoordinatorClient } from '../../../../shared/rpc/coordinator-client.js';
 import { GwdHarness, type ReceivedLine } from '../../../helpers/gwd-harness.js';
 import { cleanEnv, ROOT } from '../../../helpers/run-vonode-cli.js';
-import { freePort, TestSite } from '../../../helpers/site-harness.js';
+import { freePort } from '../../../../scripts/testbed/lib/free-port.js';
+import { TestSite } from '../../../helpers/site-harness.js';
 import { Phase } from '../../../../shared/gen/vonode/v1/common.js';
 
 // The real vonode-gw-im-mad process, driven by a harness that plays gwd's side

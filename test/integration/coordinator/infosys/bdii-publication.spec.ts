@@ -9,7 +9,8 @@ import { tempDir } from '../../../helpers/agent-fakes.js';
 import { ldapsearch, startBdii, stopBdii, type RunningBdii } from '../../../helpers/bdii-testbed.js';
 import { dnKey, parseLdif, single, type ParsedEntry } from '../../../helpers/ldif-parser.js';
 import { ROOT, vonode } from '../../../helpers/run-vonode-cli.js';
-import { freePort, TestSite } from '../../../helpers/site-harness.js';
+import { freePort } from '../../../../scripts/testbed/lib/free-port.js';
+import { TestSite } from '../../../helpers/site-harness.js';
 import { Phase } from '../../../../shared/gen/vonode/v1/common.js';
 
 // A REAL coordinator and agents (simulated hypervisor), a REAL BDII (Debian

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { dnsmasqArgv, type DnsmasqFiles } from '../../../../scripts/testbed/lib/dnsmasq.js';
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { dnsmasqArgv, stopDnsmasq, type DnsmasqFiles } from '../../../../scripts/testbed/lib/dnsmasq.js';
+import { tempDir } from '../../../helpers/agent-fakes.js';
 
 describe('scripts/testbed/dnsmasq: dnsmasqArgv', () => {
   const files: DnsmasqFiles = {
@@ -41,4 +45,25 @@ describe('scripts/testbed/dnsmasq: dnsmasqArgv', () => {
       expect(argv).to.include.members(['--port=0', '--conf-file=/dev/null']);
     });
   }
+});
+
+// A real child process stands in for dnsmasq: only its PID file matters.
+describe('scripts/testbed/dnsmasq: stopDnsmasq', () => {
+  it('sends SIGTERM to the PID its PID file names', async () => {
+    const dir = await tempDir('vonode-dnsmasq-');
+    const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, signal) => r(signal)));
+    const pidFile = path.join(dir, 'dnsmasq.pid');
+    await writeFile(pidFile, `${child.pid}\n`);
+    await stopDnsmasq(pidFile);
+    expect(await exited).to.equal('SIGTERM');
+    await stopDnsmasq(pidFile); // the process is gone: nothing to do, no error
+  });
+
+  it('does nothing when there is no PID file or it names no PID', async () => {
+    const dir = await tempDir('vonode-dnsmasq-');
+    await stopDnsmasq(path.join(dir, 'missing.pid'));
+    await writeFile(path.join(dir, 'empty.pid'), '');
+    await stopDnsmasq(path.join(dir, 'empty.pid'));
+  });
 });

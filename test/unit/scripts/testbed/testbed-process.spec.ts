@@ -64,6 +64,21 @@ describe('scripts/testbed/testbed-process: TestbedProcess', () => {
     expect(p.running).to.be.true;
   });
 
+  it('resolves waitUntil with what the probe returned', async () => {
+    const p = start('port', 'console.log("port=4711"); setInterval(() => {}, 1000)');
+    const port = await p.waitUntil('a port', async () => /port=(\d+)/.exec(await p.logTail())?.[1], 10_000);
+    expect(port).to.equal('4711');
+  });
+
+  it('stops with the signal it is given (SIGKILL: at once, no grace)', async () => {
+    const p = start('crash', 'process.on("SIGTERM", () => {}); console.log("up"); setInterval(() => {}, 1000)');
+    await p.waitUntil('up', logs(p, 'up'), 10_000);
+    const t0 = Date.now();
+    await p.stop(60_000, 'SIGKILL');
+    expect(Date.now() - t0).to.be.below(5_000);
+    expect(p.running).to.be.false;
+  });
+
   it('escalates to SIGKILL after graceMs when SIGTERM is ignored', async () => {
     const p = start('stubborn', 'process.on("SIGTERM", () => console.log("ignoring SIGTERM")); console.log("up"); setInterval(() => {}, 1000)');
     await p.waitUntil('up', logs(p, 'up'), 10_000);
