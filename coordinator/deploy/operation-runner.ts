@@ -191,11 +191,14 @@ export class OperationRunner implements AttemptStarter {
       const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: this.observer(op, 'coordinator').onPhase, signal: this.abort.signal };
       if (op.kind === 'drain' && ownsNode && node && this.deps.grid.drain) await runTimedPhase('DRN', node, op.id, this.deps.grid.drain, phaseDeps);
       if (ownsNode) store.updateNode(op.node, { state: 'removing' });
+      // A forced removal (no drain) still takes the node out of the batch system, and
+      // before its VM goes: no job is sent to a dying VM, and its batch daemon, told to
+      // stop while it can, closes its connection (SGE's qmaster keeps a dead execd's
+      // connection and refuses the next VM given the same name until it times out).
+      if (ownsNode && op.kind === 'remove') await this.deps.grid.forget?.(op.node);
       await queue.slots.acquire(host, op.id);
       const client = this.deps.clients.get(host);
       await runRemoveAttempt(client, op.id, op.node, settings.shutdownTimeoutMs, this.observer(op, host), settings.phaseTimeouts);
-      // A forced removal (no drain) still takes the node out of the batch system.
-      if (ownsNode && op.kind === 'remove') await this.deps.grid.forget?.(op.node);
       const done = store.transaction(() => {
         if (ownsNode) pool.release(op.node);
         return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
