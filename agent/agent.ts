@@ -5,6 +5,8 @@ import { systemClock, type Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { ProcessRunner, type CommandRunner } from '../shared/process/command-runner.js';
 import { CoordinatorClient } from '../shared/rpc/coordinator-client.js';
+import { resolveAccessTable } from '../shared/auth/access-control.js';
+import { SiteTrust } from '../shared/auth/site-trust.js';
 import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import type { AgentConfig } from './config.js';
@@ -19,6 +21,8 @@ import { SystemHostFacts, type HostFactsSource } from './host/host-facts.js';
 import { createDriver } from './hypervisor/create-driver.js';
 import type { HypervisorDriver } from './hypervisor/hypervisor-driver.js';
 import { ImageCache } from './images/image-cache.js';
+import { ImageSourcePolicy } from './images/source-policy.js';
+import { AGENT_ACCESS } from './service/access.js';
 import { createAgentService } from './service/agent-service.js';
 import { readDomains, readHostFacts } from './service/host-report.js';
 import { DomainStore } from './state/domain-store.js';
@@ -48,6 +52,7 @@ export class Agent {
   port = 0;
   recovery: RecoveryReport | undefined;
   private server: GrpcServer | undefined;
+  private trust: SiteTrust | undefined;
   private dhcp: DhcpBackend | undefined;
   private driver: HypervisorDriver | undefined;
   /** The registration/heartbeat link, when config.coordinator is set. */
@@ -70,9 +75,16 @@ export class Agent {
     const { config, logger } = this;
     // Before anything touches domains or files: a missing TLS setup must not cost a recovery pass.
     const creds = serverCredentials(config.tls, this.options.insecure, 'vonode-agent');
-    // The agent's certificate is also its client certificate towards the coordinator.
-    const coordinatorCreds = config.coordinator && !this.options.coordinator ? channelCredentials(config.tls, this.options.insecure, 'vonode-agent → coordinator') : undefined;
     const hostName = config.hostName ?? os.hostname();
+    // A registering agent's certificate must name its host: the coordinator accepts it only as that host.
+    const trust = (this.trust = await SiteTrust.open({
+      tls: config.tls, source: 'vonode-agent configuration', own: { role: 'agent', ...(config.coordinator ? { name: hostName } : {}) },
+      access: resolveAccessTable(AgentServiceService, AGENT_ACCESS), logger,
+    }));
+    // The agent's certificate is also its client certificate towards the coordinator, which must hold the coordinator role.
+    const coordinatorCreds = config.coordinator && !this.options.coordinator
+      ? channelCredentials(config.tls, this.options.insecure, 'vonode-agent → coordinator', { role: 'coordinator', revocations: trust.revocations })
+      : undefined;
     const clock = this.options.clock ?? systemClock;
     const runner = this.options.runner ?? new ProcessRunner();
     const facts = this.options.facts ?? new SystemHostFacts(hostName);
@@ -81,6 +93,8 @@ export class Agent {
     const cache = new ImageCache({
       dir: config.images.dir ?? path.join(config.stateDir, 'images'),
       budgetBytes: config.images.budget,
+      policy: new ImageSourcePolicy(config.images.sources),
+      partialTtlMs: config.images.partialTtl,
       logger: logger.child({ component: 'image-cache' }),
       clock,
       runner,
@@ -106,7 +120,7 @@ export class Agent {
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
     const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION };
     const service = createAgentService({ ...report, deployer, remover, clock, logger, budgetBytes: config.images.budget });
-    this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }]);
+    this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }], { interceptors: trust.interceptors });
     this.port = await this.server.listen(config.listen, creds);
     this.state = 'serving';
     logger.info({ listen: config.listen, port: this.port, driver: driver.kind, dhcp: dhcp.kind }, 'agent serving');
@@ -131,6 +145,7 @@ export class Agent {
     await this.server?.shutdown(graceMs);
     await this.dhcp?.close();
     await this.driver?.close();
+    await this.trust?.close();
     this.state = 'stopped';
   }
 }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
-import { durationMs, sizeBytes } from '../shared/config/units.js';
+import { durationWithin, sizeWithin } from '../shared/config/units.js';
+
+const HOUR = 3_600_000;
+const GiB = 1024 ** 3;
+import { sourcePrefixProblem } from './images/source-policy.js';
 
 const absPath = z.string().regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of [A-Za-z0-9._/+@-]');
 const bridgeName = z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'must be a network interface name (≤ 15 chars)');
@@ -29,9 +33,9 @@ const xenSchema = z.strictObject({
 /** The simulated driver boots nothing: it plays the guest for coordinator tests and benchmarks. */
 const simulatedSchema = z.strictObject({
   /** create → running. */
-  startDelay: durationMs.default(50),
+  startDelay: durationWithin(0, HOUR).default(50),
   /** running → the simulated guest takes its DHCP lease. */
-  bootDelay: durationMs.default(300),
+  bootDelay: durationWithin(0, HOUR).default(300),
   /** dnsmasq-format lease file the simulated guest appends to; defaults to dhcp.dnsmasq.leaseFile. */
   leaseFile: absPath.optional(),
   /** Every start fails with UNAVAILABLE (tests retry-elsewhere). */
@@ -59,7 +63,7 @@ const dnsmasqSchema = z.strictObject({
   hostsDir: absPath,
   leaseFile: absPath,
   logFile: absPath.optional(),
-  loadTimeout: durationMs.default(5000),
+  loadTimeout: durationWithin(100, 10 * 60_000).default(5000),
 });
 
 const iscSchema = z.strictObject({
@@ -80,7 +84,14 @@ const dhcpSchema = z
     message: 'the section of the chosen backend (dnsmasq or iscDhcpd) is required',
   });
 
-const tlsSchema = z.strictObject({ ca: absPath, cert: absPath, key: absPath });
+/** One images.sources entry (agent/images/source-policy.ts says what is allowed). */
+const imageSourcePrefix = z.string().superRefine((v, ctx) => {
+  const problem = sourcePrefixProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${v} ${problem}` });
+});
+
+/** The agent's certificate must carry the agent role and name this host (CN = hostName); `crl` is the site CRL, reloaded on change. */
+const tlsSchema = z.strictObject({ ca: absPath, cert: absPath, key: absPath, crl: absPath.optional() });
 
 const grpcAddress = z
   .string()
@@ -106,19 +117,26 @@ export const agentConfigSchema = z.strictObject({
     .strictObject({
       dir: absPath.optional(),
       /** LRU byte budget of the image cache. */
-      budget: sizeBytes.default(20 * 1024 ** 3),
+      budget: sizeWithin(64 * 1024 ** 2, 1024 ** 5).default(20 * GiB),
+      /**
+       * URL prefixes images may be fetched from (http, https, or file:/// for a
+       * local directory), each ending with '/'. Empty: the agent fetches nothing.
+       */
+      sources: z.array(imageSourcePrefix).default([]),
+      /** A partial download untouched this long is deleted (when the cache opens or a download starts). */
+      partialTtl: durationWithin(60_000, 7 * 24 * HOUR).default(15 * 60_000),
     })
-    .default({ budget: 20 * 1024 ** 3 }),
+    .default({ budget: 20 * 1024 ** 3, sources: [], partialTtl: 15 * 60_000 }),
   hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
   dhcp: dhcpSchema,
   deploy: z
     .strictObject({
       /** Longest a guest may take from running to holding its lease. */
-      vmrTimeout: durationMs.default(180_000),
+      vmrTimeout: durationWithin(1000, 24 * HOUR).default(180_000),
       /** Graceful shutdown time before a removal destroys the guest. */
-      shutdownTimeout: durationMs.default(30_000),
+      shutdownTimeout: durationWithin(0, HOUR).default(30_000),
       /** Memory kept free for the host itself when admitting a VM. */
-      memoryReserve: sizeBytes.default(256 * 1024 ** 2),
+      memoryReserve: sizeWithin(0, 1024 ** 4).default(256 * 1024 ** 2),
     })
     .default({ vmrTimeout: 180_000, shutdownTimeout: 30_000, memoryReserve: 256 * 1024 ** 2 }),
   /** Mutual TLS (also the client certificate towards the coordinator); without it the agent needs --insecure. */

@@ -3,15 +3,19 @@
 import { runDaemon } from '../shared/daemon/run-daemon.js';
 import { Agent } from './agent.js';
 import { loadAgentConfig } from './config.js';
+import { agentPreflight } from './preflight.js';
 
 runDaemon({
   name: 'vonode-agent',
-  usage: `usage: vonode-agent --config /etc/vonode/agent.yaml [--insecure]
+  usage: `usage: vonode-agent --config /etc/vonode/agent.yaml [--insecure] [--check]
 
   --config FILE   agent configuration (YAML; see docs/agent.example.yaml)
   --insecure      serve gRPC and dial the coordinator without TLS (local development only)
-  --check         validate the config file and exit`,
+  --check         check the config file and what starting needs (TLS files, directories,
+                  DHCP files, hypervisor programs), writing nothing;
+                  exit 2 listing every problem, or print "FILE: OK"`,
   load: loadAgentConfig,
+  check: (config, { insecure }) => agentPreflight(config, { insecure }),
   start: async (config, logger, insecure) => {
     const agent = new Agent(config, logger, { insecure });
     await agent.start();

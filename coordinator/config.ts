@@ -1,12 +1,22 @@
 import { z } from 'zod';
 import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
-import { durationMs } from '../shared/config/units.js';
+import { durationWithin, intWithin } from '../shared/config/units.js';
 import { validateHostname, validateIpv4, validateMac } from '../shared/validation.js';
 
 const absPath = z.string().regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of [A-Za-z0-9._/+@-]');
+/** A TCP port in host:port is at most 65535 (0: any free port). */
+const portInRange = (address: string): boolean => address.startsWith('unix:') || Number(address.slice(address.lastIndexOf(':') + 1)) <= 65_535;
 const listenAddress = z
   .string()
-  .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path');
+  .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path')
+  .refine(portInRange, 'the port must be from 0 to 65535');
+
+// Bounds of the numeric fields: each duration drives a timer (and so stays
+// below Node's 24.8-day timer limit), each count a loop or a queue.
+const HOUR = 3_600_000;
+const WEEK = 7 * 24 * HOUR;
+/** An agent phase may run from 100ms to 7 days (a slow PT over a thin link takes hours, never weeks). */
+const phaseTimeout = durationWithin(100, WEEK);
 
 /** Runs a shared validator inside zod so the error names the field the same way. */
 const checked = (fn: (field: string, v: string) => string) =>
@@ -27,14 +37,14 @@ const poolEntry = z.strictObject({
 
 const phaseTimeouts = z
   .strictObject({
-    CR: durationMs.default(30_000),
-    PT: durationMs.default(1_800_000),
-    DA: durationMs.default(30_000),
-    VMB: durationMs.default(120_000),
-    VMR: durationMs.default(300_000),
-    SR: durationMs.default(120_000),
-    PUB: durationMs.default(600_000),
-    GW: durationMs.default(60_000),
+    CR: phaseTimeout.default(30_000),
+    PT: phaseTimeout.default(1_800_000),
+    DA: phaseTimeout.default(30_000),
+    VMB: phaseTimeout.default(120_000),
+    VMR: phaseTimeout.default(300_000),
+    SR: phaseTimeout.default(120_000),
+    PUB: phaseTimeout.default(600_000),
+    GW: phaseTimeout.default(60_000),
   })
   .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000, SR: 120_000, PUB: 600_000, GW: 60_000 });
 
@@ -44,7 +54,7 @@ const batchSystemSchema = z.strictObject({
   /** Which batch system the VO queues live in. */
   kind: z.enum(['sge', 'slurm']),
   /** How often demand is read and targets recomputed. */
-  scalingInterval: durationMs.default(2000),
+  scalingInterval: durationWithin(100, HOUR).default(2000),
   sge: z
     .strictObject({
       root: absPath.optional(),
@@ -74,22 +84,22 @@ export const coordinatorConfigSchema = z
     pool: z.array(poolEntry).min(1),
     agents: z
       .strictObject({
-        /** How often agents must heartbeat. */
-        heartbeatInterval: durationMs.default(1000),
-        /** Silence after which an agent is marked down. */
-        downAfter: durationMs.default(3000),
+        /** How often agents must heartbeat (50ms to 10m; sent to agents as uint32 ms). */
+        heartbeatInterval: durationWithin(50, 10 * 60_000).default(1000),
+        /** Silence after which an agent is marked down (100ms to 1h). */
+        downAfter: durationWithin(100, HOUR).default(3000),
       })
       .default({ heartbeatInterval: 1000, downAfter: 3000 }),
     deploy: z
       .strictObject({
-        /** Site-wide cap on deployments that must download their image (cache misses) at once. */
-        maxConcurrentTransfers: z.number().int().min(1).default(2),
-        /** Attempts per deployment, each on a different host when one is available. */
-        maxAttempts: z.number().int().min(1).default(3),
+        /** Site-wide cap on deployments that must download their image (cache misses) at once (1 to 1000). */
+        maxConcurrentTransfers: intWithin(1, 1000).default(2),
+        /** Attempts per deployment, each on a different host when one is available (1 to 100). */
+        maxAttempts: intWithin(1, 100).default(3),
         /** Longest each agent phase may take before the attempt is abandoned and cleaned up. */
         phaseTimeouts,
-        /** Graceful guest shutdown before the agent destroys it. */
-        shutdownTimeout: durationMs.default(30_000),
+        /** Graceful guest shutdown before the agent destroys it (0 to 1h; sent as whole seconds). */
+        shutdownTimeout: durationWithin(0, HOUR).default(30_000),
       })
       .default({ maxConcurrentTransfers: 2, maxAttempts: 3, phaseTimeouts: phaseTimeouts.parse(undefined), shutdownTimeout: 30_000 }),
     /** The batch system of the VO queues: demand-driven scaling, SR (registration) and DRN (drain). Off when absent. */
@@ -99,15 +109,16 @@ export const coordinatorConfigSchema = z
       .strictObject({
         ldapUrl: z.string().regex(/^ldaps?:\/\/[^\s/]+\/?$/, 'must be ldap://host:port'),
         base: z.string().default('GLUE2GroupID=resource,o=glue'),
-        pollInterval: durationMs.default(250),
+        pollInterval: durationWithin(10, 60_000).default(250),
       })
       .optional(),
     /** GridWay: GW ends when vonode-gw-im-mad reports it told gwd about the node. Off when absent. */
     gridway: z.strictObject({ waitForMad: z.boolean().default(true) }).optional(),
     /** Prometheus metrics over HTTP (host:port); off when absent. */
-    metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port') }).optional(),
+    metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').refine(portInRange, 'the port must be from 0 to 65535') }).optional(),
     /** Mutual TLS; without it the coordinator needs --insecure. */
-    tls: z.strictObject({ ca: absPath, cert: absPath, key: absPath }).optional(),
+    /** Mutual TLS: the coordinator's certificate must carry the coordinator role; `crl` (optional) is the site CRL, reloaded on change. */
+    tls: z.strictObject({ ca: absPath, cert: absPath, key: absPath, crl: absPath.optional() }).optional(),
   })
   .superRefine((c, ctx) => {
     for (const key of ['hostname', 'ip', 'mac'] as const) {

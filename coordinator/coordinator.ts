@@ -1,9 +1,11 @@
-import type { ChannelCredentials } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { CoordinatorServiceService } from '../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../shared/logger.js';
 import { AgentClient } from '../shared/rpc/agent-client.js';
+import { resolveAccessTable } from '../shared/auth/access-control.js';
+import { SiteTrust } from '../shared/auth/site-trust.js';
 import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
+import { COORDINATOR_ACCESS } from './api/access.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import { createCoordinatorService } from './api/coordinator-service.js';
 import type { CoordinatorConfig } from './config.js';
@@ -11,6 +13,7 @@ import type { GridSteps } from './deploy/grid-steps.js';
 import { createGridSteps } from './grid/grid-wiring.js';
 import { VisibilityReports } from './gridway/visibility-reports.js';
 import { createBatchSystem } from './lrms/create-batch-system.js';
+import { DeployHolds } from './planner/deploy-holds.js';
 import { ScalingLoop } from './planner/scaling-loop.js';
 import { ProcessRunner } from '../shared/process/command-runner.js';
 import { errorMessage, NotFoundError } from '../shared/errors.js';
@@ -52,6 +55,7 @@ export class Coordinator {
   queue: OperationQueue | undefined;
   policy: PolicyWatcher | undefined;
   private server: GrpcServer | undefined;
+  private trust: SiteTrust | undefined;
   private metrics: CoordinatorMetrics | undefined;
   private runner: OperationRunner | undefined;
   private reconciler: Reconciler | undefined;
@@ -71,13 +75,20 @@ export class Coordinator {
     const { config, logger, events } = this;
     const clock = this.options.clock ?? systemClock;
     const creds = serverCredentials(config.tls, this.options.insecure, 'vonode-coordinator');
-    const agentCreds = channelCredentials(config.tls, this.options.insecure, 'vonode-coordinator → agents');
+    const trust = (this.trust = await SiteTrust.open({
+      tls: config.tls, source: 'vonode-coordinator configuration', own: { role: 'coordinator' },
+      access: resolveAccessTable(CoordinatorServiceService, COORDINATOR_ACCESS), logger,
+    }));
+    // The policy before the state database: a start refused for its policy leaves no database behind.
+    const policy = (this.policy = new PolicyWatcher(config.policyFile, logger.child({ component: 'policy' }), { capacity: config.pool.length }));
+    await policy.start();
     const store = (this.store = new StateStore(config.stateDb));
     const pool = new NodePool(config.pool, store);
-    const policy = (this.policy = new PolicyWatcher(config.policyFile, logger.child({ component: 'policy' }), { capacity: pool.total }));
-    await policy.start();
     policy.on('rejected', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
     policy.on('change', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
+    // Every finished deployment, manual or automatic, feeds the per-VO holds that `vonode status` shows and the scaling loop obeys.
+    const holds = new DeployHolds({ clock, logger: logger.child({ component: 'deploy-holds' }) });
+    policy.on('change', (next, previous) => holds.onPolicyChange(next, previous));
     const settings = {
       maxConcurrentTransfers: config.deploy.maxConcurrentTransfers, maxAttempts: config.deploy.maxAttempts,
       phaseTimeouts: config.deploy.phaseTimeouts, shutdownTimeoutMs: config.deploy.shutdownTimeout,
@@ -109,13 +120,13 @@ export class Coordinator {
       nodesByState: () => countBy(store.nodes().map((n) => n.state)),
     }));
     const runner = (this.runner = new OperationRunner({
-      store, pool, queue, clients: this.agentClients(agentCreds), grid, events, clock, logger, settings,
+      store, pool, queue, clients: this.agentClients(trust), grid, events, clock, logger, settings,
       listener: {
         onPhase: (m) => metrics.onPhase(m),
-        onFinished: (o) => {
+        onFinished: (o, cause) => {
           metrics.onFinished(o);
           // Failed deployments hold back the scaling loop's next ones for their VO (no hot loop of failures).
-          this.scaling?.onOperationFinished(o);
+          holds.onOperationFinished(o, cause);
         },
       },
     }));
@@ -131,7 +142,7 @@ export class Coordinator {
           logger.warn({ node: hostname }, 'node vanished from the batch system without being removed: removing it');
           queue.submitRemoval(hostname, 'remove', 'policy');
         },
-        clock, logger: logger.child({ component: 'scaling' }),
+        clock, logger: logger.child({ component: 'scaling' }), deployHolds: holds,
       }));
       scaling.start(config.batchSystem!.scalingInterval);
     }
@@ -140,8 +151,9 @@ export class Coordinator {
       [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService({
         site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger, visibility,
         heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => this.scaling?.targets() ?? new Map(),
-        deployHolds: () => this.scaling?.deployHolds() ?? new Map(),
+        deployHolds: () => holds.snapshot(),
       }) }],
+      { interceptors: trust.interceptors },
     );
     this.port = await this.server.listen(config.listen, creds);
     if (config.metrics) this.metricsPort = await metrics.listen(config.metrics.listen);
@@ -166,12 +178,14 @@ export class Coordinator {
     await this.server?.shutdown(graceMs);
     await this.metrics?.close();
     await this.policy?.shutdown();
+    await this.trust?.close();
     for (const { client } of this.clients.values()) client.close();
     this.store?.close();
     this.state = 'stopped';
   }
 
-  private agentClients(creds: ChannelCredentials): AgentClients {
+  /** Clients of the agents; each checks that the server it reaches holds that host's agent certificate. */
+  private agentClients(trust: SiteTrust): AgentClients {
     return {
       get: (host) => {
         const view = this.registry?.get(host);
@@ -179,6 +193,7 @@ export class Coordinator {
         const cached = this.clients.get(host);
         if (cached && cached.address === view.address) return cached.client;
         cached?.client.close();
+        const creds = channelCredentials(this.config.tls, this.options.insecure, 'vonode-coordinator → agents', { role: 'agent', name: host, revocations: trust.revocations });
         const client = new AgentClient(view.address, creds);
         this.clients.set(host, { address: view.address, client });
         return client;

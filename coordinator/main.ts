@@ -2,15 +2,19 @@
 import { runDaemon } from '../shared/daemon/run-daemon.js';
 import { loadCoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
+import { coordinatorPreflight } from './preflight.js';
 
 runDaemon({
   name: 'vonode-coordinator',
-  usage: `usage: vonode-coordinator --config /etc/vonode/coordinator.yaml [--insecure]
+  usage: `usage: vonode-coordinator --config /etc/vonode/coordinator.yaml [--insecure] [--check]
 
   --config FILE   coordinator configuration (YAML; see docs/coordinator.example.yaml)
   --insecure      serve gRPC and dial agents without TLS (local development only)
-  --check         validate the config file and exit`,
+  --check         check the config file and what starting needs (the policy file, TLS files,
+                  the state database's directory, batch-system programs), writing nothing;
+                  exit 2 listing every problem, or print "FILE: OK"`,
   load: loadCoordinatorConfig,
+  check: (config, { insecure }) => coordinatorPreflight(config, { insecure }),
   start: async (config, logger, insecure) => {
     const coordinator = new Coordinator(config, logger, { insecure });
     await coordinator.start();

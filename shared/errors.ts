@@ -50,6 +50,17 @@ export class FailedPreconditionError extends VonodeError {
   }
 }
 
+/**
+ * The caller may not have this done (e.g. an image URL outside the agent's
+ * allowed sources). The message says what is refused and which setting
+ * allows it; it never says anything about the refused resource itself.
+ */
+export class PermissionDeniedError extends VonodeError {
+  constructor(message: string) {
+    super(message, status.PERMISSION_DENIED);
+  }
+}
+
 /** A phase did not finish in time. */
 export class DeadlineError extends VonodeError {
   constructor(message: string) {

@@ -9,7 +9,13 @@ import { InvalidArgumentError } from './errors.js';
 const HOSTNAME_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
-const VO_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+/**
+ * The one VO-name rule of vonode (policy keys, API requests, VM specs, batch
+ * queue objects): a lowercase letter, then up to 30 of a-z, 0-9 and '-'.
+ * The policy schema has always applied it (no '_', ≤ 31 chars) and the
+ * policies in use follow it, so the API and the agents apply it too.
+ */
+export const VO_NAME_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 
 /** Validates an RFC 1123 hostname (lowercase, ≤ 253 chars); returns it. Throws InvalidArgumentError. */
 export function validateHostname(field: string, value: string): string {
@@ -44,9 +50,17 @@ export function validateSha256(field: string, value: string): string {
   return digest;
 }
 
-/** Validates a VO name (lowercase, starts with a letter, ≤ 32 chars). Throws InvalidArgumentError. */
+/** Why `value` is not a VO name (VO_NAME_PATTERN), or undefined if it is one; the one message of that rule. */
+export function voNameProblem(value: string): string | undefined {
+  if (VO_NAME_PATTERN.test(value)) return undefined;
+  const shown = value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+  return `${shown} is not a VO name: use a lowercase letter then up to 30 of a-z, 0-9, - (e.g. bio, fusion-2)`;
+}
+
+/** Validates a VO name (VO_NAME_PATTERN: lowercase letter first, ≤ 31 chars, no '_'). Throws InvalidArgumentError naming `field`. */
 export function validateVoName(field: string, value: string): string {
-  if (!VO_NAME.test(value)) throw new InvalidArgumentError(field, `"${value}" is not a VO name (a-z, 0-9, '_', '-'; starts with a letter)`);
+  const problem = voNameProblem(value);
+  if (problem) throw new InvalidArgumentError(field, problem);
   return value;
 }
 
@@ -84,5 +98,19 @@ export function validateIntRange(field: string, value: number, min: number, max:
 export function validateCmdline(field: string, value: string): string {
   if (value.length > 1024) throw new InvalidArgumentError(field, 'is longer than 1024 characters');
   if (!/^[A-Za-z0-9 ._/=,:+@-]*$/.test(value)) throw new InvalidArgumentError(field, 'has characters outside [A-Za-z0-9 ._/=,:+@-]');
+  return value;
+}
+
+const OPERATION_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * Validates a caller's operation id: a UUID or any [A-Za-z0-9-]{1,64} (it
+ * goes into domain records, phase events and log lines, and must never be
+ * able to become a path or break a line). '' passes when `allowEmpty` (the
+ * agent then generates one). Throws InvalidArgumentError.
+ */
+export function validateOperationId(field: string, value: string, allowEmpty = true): string {
+  if (value === '' && allowEmpty) return value;
+  if (!OPERATION_ID.test(value)) throw new InvalidArgumentError(field, 'must be a UUID or 1 to 64 of A-Z, a-z, 0-9 and -');
   return value;
 }

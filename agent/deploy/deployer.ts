@@ -52,6 +52,9 @@ export interface DeployCommand {
  */
 export class Deployer {
   private readonly queue = new SerialQueue();
+  // Admission reads every record and writes a new one: two deployments checked
+  // at once would both find the IP (or MAC, hostname, memory) free.
+  private readonly admission = new SerialQueue();
 
   constructor(private readonly deps: DeployerDeps) {}
 
@@ -72,25 +75,28 @@ export class Deployer {
 
   /**
    * Deploys one VM, reporting every phase boundary to `sink`. Resolves with
-   * the running domain's record. Throws AlreadyExistsError, ResourceExhaustedError,
-   * or the failing phase's error after undoing everything it did.
+   * the running domain's record. Throws AlreadyExistsError (hostname, IP or
+   * MAC held by a domain of this host), ResourceExhaustedError, or the
+   * failing phase's error after undoing everything it did.
    */
   async deploy(command: DeployCommand, sink: PhaseSink, signal?: AbortSignal): Promise<DomainRecord> {
     const { spec } = command;
     const operationId = command.operationId || randomUUID();
     const phases = new PhaseRecorder(operationId, spec.hostname, this.deps.clock, sink);
     phases.start('CR', { vo: spec.vo }, command.receivedAtMs);
-    const record = await this.admit(operationId, spec);
+    const record = await this.admission.run(() => this.admit(operationId, spec));
     phases.end('CR', { domain: record.domainName });
     return this.run(record, phases, this.deps.clock.monotonicMs(), command.allowParallel ?? false, signal);
   }
 
+  /** Runs inside `admission`: nothing else reads or adds records meanwhile. */
   private async admit(operationId: string, spec: VmSpec): Promise<DomainRecord> {
     const { store, facts, settings, driver } = this.deps;
     if (await store.get(spec.hostname)) {
       throw new AlreadyExistsError(`${spec.hostname} is already deployed on this host: remove it first or use another pool entry`);
     }
     const records = await store.list();
+    refuseHeldIdentity(records, spec);
     const committed = records.reduce((sum, r) => sum + r.spec.memoryMb * 1024 ** 2, 0);
     admitMemory(await facts.read(settings.stateDir), committed, settings.memoryReserveBytes, spec.hostname, spec.memoryMb);
     const domainName = domainNameFor(spec.hostname);
@@ -170,5 +176,27 @@ export class Deployer {
     };
     await phases.phase('VMB', () => driver.start(config, signal), () => ({ driver: driver.kind, domain: record.domainName }));
     return { lease };
+  }
+}
+
+/**
+ * Throws AlreadyExistsError when a domain record of this host (deploying,
+ * running or being removed) holds the IP or MAC of `spec`: two guests with one
+ * address would both get DHCP reservations and fight over it.
+ */
+function refuseHeldIdentity(records: readonly DomainRecord[], spec: VmSpec): void {
+  for (const r of records) {
+    const held: Array<[string, string, boolean]> = [
+      ['vm.hostname', spec.hostname, r.hostname === spec.hostname],
+      ['vm.ip', spec.ip, r.spec.ip === spec.ip || r.leasedIp === spec.ip],
+      ['vm.mac', spec.mac, r.spec.mac === spec.mac],
+    ];
+    const clash = held.find(([, , same]) => same);
+    if (clash) {
+      throw new AlreadyExistsError(
+        `${clash[0]} ${clash[1]} is already held by domain ${r.domainName} (hostname ${r.hostname}, ${r.status}) on this host: ` +
+          'remove that VM first or use another pool entry',
+      );
+    }
   }
 }

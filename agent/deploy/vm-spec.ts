@@ -10,6 +10,24 @@ import {
   validateVoName,
 } from '../../shared/validation.js';
 
+/** Largest image the agent accepts a size for (size_bytes): 1 TiB, far above any appliance, far below what breaks arithmetic. */
+export const MAX_IMAGE_BYTES = 1024 ** 4;
+/** Longest image URL (it goes into the cache index, logs and errors). */
+const MAX_URL_CHARS = 4096;
+/**
+ * Longest hostname the agent takes. It names files: the longest is the
+ * atomic-write temporary of a simulated domain's file, ".vn-<hostname>.json.<pid>.<8 hex>.tmp",
+ * 30 characters more; a file name may have 255 bytes.
+ */
+export const MAX_AGENT_HOSTNAME = 200;
+
+/** Validates a hostname that will name the agent's files (records, disks, DHCP entries). Throws InvalidArgumentError. */
+export function validateAgentHostname(field: string, value: string): string {
+  validateHostname(field, value);
+  if (value.length > MAX_AGENT_HOSTNAME) throw new InvalidArgumentError(field, `is longer than ${MAX_AGENT_HOSTNAME} characters (it names files on the host)`);
+  return value;
+}
+
 /** A content-addressed artifact to fetch into the image cache. */
 export interface ImageRefSpec {
   url: string;
@@ -61,11 +79,13 @@ export function validateImageRef(field: string, raw: RawImageRef | undefined): I
 
 function validateImage(field: string, raw: RawImageRef | undefined): ImageRefSpec | undefined {
   if (!raw || (!raw.url && !raw.sha256)) return undefined;
+  if ((raw.url ?? '').length > MAX_URL_CHARS) throw new InvalidArgumentError(`${field}.url`, `is longer than ${MAX_URL_CHARS} characters`);
   validateImageUrl(`${field}.url`, raw.url ?? '');
+  const sizeBytes = validateIntRange(`${field}.size_bytes`, raw.sizeBytes ?? 0, 0, MAX_IMAGE_BYTES);
   return {
     url: raw.url ?? '',
     sha256: validateSha256(`${field}.sha256`, raw.sha256 ?? ''),
-    ...(raw.sizeBytes ? { sizeBytes: raw.sizeBytes } : {}),
+    ...(sizeBytes ? { sizeBytes } : {}),
   };
 }
 
@@ -81,7 +101,7 @@ export function validateVmSpec(raw: RawVmSpec, prefix = 'vm'): VmSpec {
   if (initrd && !kernel) throw new InvalidArgumentError(`${prefix}.initrd`, 'needs a kernel');
   if (raw.cmdline && !kernel) throw new InvalidArgumentError(`${prefix}.cmdline`, 'needs a kernel');
   return {
-    hostname: validateHostname(`${prefix}.hostname`, raw.hostname ?? ''),
+    hostname: validateAgentHostname(`${prefix}.hostname`, raw.hostname ?? ''),
     ip: validateIpv4(`${prefix}.ip`, raw.ip ?? ''),
     mac: validateMac(`${prefix}.mac`, raw.mac ?? ''),
     vo: validateVoName(`${prefix}.vo`, raw.vo ?? ''),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DeadlineError } from '../../shared/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { DhcpBackend, DhcpReservation, Lease } from './dhcp-backend.js';
-import { FileWatch } from './file-watch.js';
+import { FileWatch } from '../../shared/fs/file-watch.js';
 import { LeaseWaiters } from './lease-waiters.js';
 import { LogTail } from './log-tail.js';
 

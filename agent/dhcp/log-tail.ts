@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { FileWatch } from './file-watch.js';
+import { FileWatch } from '../../shared/fs/file-watch.js';
 
 /**
  * Follows an append-only log file (dnsmasq's --log-facility, dhcpd -d output)

@@ -8,14 +8,27 @@ import type { Logger } from '../../shared/logger.js';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../shared/process/command-runner.js';
 import { status } from '@grpc/grpc-js';
 import { writeFileAtomic } from '../dhcp/atomic-file.js';
-import { HttpImageFetcher, type ImageFetcher } from './image-fetcher.js';
+import { HttpImageFetcher, TruncatedImageError, type ImageFetcher } from './image-fetcher.js';
+import type { ImageSourcePolicy } from './source-policy.js';
 
-/** A downloaded image whose bytes do not hash to the requested sha256; it was deleted, never used. */
+/**
+ * A downloaded image whose bytes do not hash to the requested sha256; it was
+ * deleted, never used. FAILED_PRECONDITION: the repository serves other bytes
+ * than the request names, so another host would fetch the same. The message
+ * never carries the actual digest (nor anything else derived from the bytes):
+ * it would tell the caller something about content it was not allowed to know.
+ */
 export class ImageVerificationError extends VonodeError {
-  constructor(url: string, expected: string, actual: string) {
-    super(`image ${url} has sha256 ${actual}, expected ${expected}: the download was corrupted or the policy names the wrong digest; it was discarded`, status.DATA_LOSS);
+  constructor(url: string, expected: string) {
+    super(
+      `image ${url} does not match the expected sha256 ${expected}: the repository serves a corrupt image or the request (the VO's policy) names the wrong digest; ` +
+        'it was discarded: fix the image on the repository or the digest in the policy (retrying elsewhere will not help)',
+      status.FAILED_PRECONDITION,
+    );
   }
 }
+
+const DEFAULT_PARTIAL_TTL_MS = 15 * 60_000;
 
 /** Reference to an image to have in the cache. */
 export interface ImageRequest {
@@ -55,6 +68,10 @@ interface IndexEntry {
 export interface ImageCacheOptions {
   dir: string;
   budgetBytes: number;
+  /** images.sources: where images may come from; every request URL is checked against it. */
+  policy: ImageSourcePolicy;
+  /** A partial download untouched for longer than this is deleted (default 15 min). */
+  partialTtlMs?: number;
   logger: Logger;
   clock?: Clock;
   fetcher?: ImageFetcher;
@@ -68,6 +85,12 @@ export interface ImageCacheOptions {
  * and last use for LRU eviction under a byte budget. Concurrent requests for
  * one image share a single download. In-use pins live in memory: the agent
  * re-pins the images of running domains when it restarts.
+ *
+ * A partial file is kept for a resume only while it is fresh: partials
+ * untouched for `partialTtlMs` are deleted when the cache opens and whenever
+ * a download starts (no timer to own and stop; the sweep runs exactly when
+ * the cache is used, and a partial of a source that kept failing is only
+ * worth keeping for the retry that follows soon after).
  */
 export class ImageCache {
   private index = new Map<string, IndexEntry>();
@@ -79,7 +102,7 @@ export class ImageCache {
 
   constructor(private readonly options: ImageCacheOptions) {
     this.clock = options.clock ?? systemClock;
-    this.fetcher = options.fetcher ?? new HttpImageFetcher();
+    this.fetcher = options.fetcher ?? new HttpImageFetcher(options.policy);
     this.runner = options.runner ?? new ProcessRunner();
   }
 
@@ -97,6 +120,7 @@ export class ImageCache {
   async open(): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.partialDir, { recursive: true });
+    await this.sweepPartials();
     const saved = await readFile(path.join(this.options.dir, 'index.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, IndexEntry>, () => ({}));
     const blobs = new Set(await readdir(this.blobsDir));
     this.index = new Map(Object.entries(saved).filter(([sha]) => blobs.has(sha)));
@@ -113,6 +137,15 @@ export class ImageCache {
     await this.saveIndex();
   }
 
+  /**
+   * Refuses a URL that images.sources does not allow, before anything is
+   * fetched or looked at (the RPC edge calls it for every image of a
+   * request). Throws PermissionDeniedError.
+   */
+  checkSource(url: string): void {
+    this.options.policy.check(url);
+  }
+
   /** True if the verified image is cached. */
   has(sha256: string): boolean {
     return this.index.has(sha256);
@@ -120,10 +153,18 @@ export class ImageCache {
 
   /**
    * Returns the verified image, downloading it on a miss. Throws
-   * ImageVerificationError (never caches bad bytes), ResourceExhaustedError
-   * when it cannot fit the budget, UnavailableError when the source fails.
+   * PermissionDeniedError when images.sources does not allow the URL (also
+   * on a cache hit: the answer must not depend on what is cached),
+   * ImageVerificationError (never caches bad bytes), TruncatedImageError,
+   * ResourceExhaustedError when it cannot fit the budget, UnavailableError
+   * when the source fails.
    */
   ensure(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal } = {}): Promise<CachedImage> {
+    try {
+      this.checkSource(ref.url);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const cached = this.index.get(ref.sha256);
     if (cached) {
       cached.lastUsedMs = this.clock.nowMs();
@@ -175,44 +216,74 @@ export class ImageCache {
   }
 
   private async download(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal }): Promise<CachedImage> {
+    await this.sweepPartials(ref.sha256);
     if (ref.sizeBytes) await this.makeRoom(ref.sizeBytes, ref.sha256);
     const partial = path.join(this.partialDir, `${ref.sha256}.part`);
     const offset = await stat(partial).then((s) => s.size, () => 0);
     let hash = createHash('sha256');
-    let done = 0;
+    // Bytes of `partial` that `hash` has seen.
+    let hashed = 0;
     let fetched = 0;
     let total = ref.sizeBytes ?? 0;
-    await this.fetcher.fetch(new URL(ref.url), partial, {
-      offset,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onStart: async (resumed, totalBytes) => {
-        total = totalBytes ?? total;
-        // A resumed download must hash the bytes already on disk first.
-        if (resumed) {
-          hash = await hashInto(createHash('sha256'), partial);
-          done = offset;
-        }
-      },
-      onData: (chunk) => {
-        hash.update(chunk);
-        done += chunk.length;
-        fetched += chunk.length;
-        opts.onProgress?.(done, total);
-      },
-    });
-    const actual = hash.digest('hex');
-    if (actual !== ref.sha256) {
-      await rm(partial, { force: true });
-      throw new ImageVerificationError(ref.url, ref.sha256, actual);
-    }
+    const outcome = await this.fetcher
+      .fetch(new URL(ref.url), partial, {
+        offset,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onStart: async (at, totalBytes) => {
+          total = totalBytes ?? total;
+          // Bytes continue at `at`: the hash must cover exactly the file's first `at` bytes (re-read from disk unless it already does).
+          if (at !== hashed) {
+            hash = at > 0 ? await hashInto(createHash('sha256'), partial, at) : createHash('sha256');
+            hashed = at;
+          }
+        },
+        onData: (chunk) => {
+          hash.update(chunk);
+          hashed += chunk.length;
+          fetched += chunk.length;
+          opts.onProgress?.(hashed, total);
+        },
+      })
+      .catch(async (e: unknown) => {
+        // A truncated image never completes: its partial file is worth nothing.
+        if (e instanceof TruncatedImageError) await rm(partial, { force: true });
+        throw e;
+      });
     const size = (await stat(partial)).size;
+    if (hash.digest('hex') !== ref.sha256) {
+      await rm(partial, { force: true });
+      // The size goes to the agent's own log only; the caller learns nothing about the bytes.
+      this.options.logger.warn({ sha256: ref.sha256, url: ref.url, bytes: size }, 'fetched image does not match its sha256; discarded');
+      if (ref.sizeBytes && size < ref.sizeBytes) throw new TruncatedImageError(ref.url, `it is shorter than the ${ref.sizeBytes} bytes the request names (size_bytes)`);
+      throw new ImageVerificationError(ref.url, ref.sha256);
+    }
     await this.makeRoom(size, ref.sha256);
     const format = await this.detectFormat(partial);
     await rename(partial, this.blobPath(ref.sha256));
     this.index.set(ref.sha256, { sizeBytes: size, lastUsedMs: this.clock.nowMs(), url: ref.url, format });
     await this.saveIndex();
-    this.options.logger.info({ sha256: ref.sha256, url: ref.url, bytes: size, fetched, resumedFrom: offset }, 'image cached');
+    this.options.logger.info({ sha256: ref.sha256, url: ref.url, bytes: size, fetched, resumedFrom: offset, resumes: outcome.resumes }, 'image cached');
     return { path: this.blobPath(ref.sha256), cacheHit: false, bytesTransferred: fetched, format };
+  }
+
+  /**
+   * Deletes partial downloads untouched for partialTtlMs, except those of
+   * downloads running now (and of `keep`, about to resume). Best effort: a
+   * file that vanished meanwhile is fine.
+   */
+  private async sweepPartials(keep?: string): Promise<void> {
+    const ttl = this.options.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS;
+    const now = Date.now(); // file mtimes are wall-clock time, whatever clock the cache was given
+    for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
+      const sha = name.endsWith('.part') ? name.slice(0, -'.part'.length) : undefined;
+      if (sha !== undefined && (sha === keep || this.inflight.has(sha))) continue;
+      const file = path.join(this.partialDir, name);
+      const mtime = await stat(file).then((s) => s.mtimeMs, () => undefined);
+      if (mtime !== undefined && now - mtime > ttl) {
+        await rm(file, { force: true, recursive: true });
+        this.options.logger.info({ file }, 'stale partial download deleted');
+      }
+    }
   }
 
   private async makeRoom(bytes: number, forSha: string): Promise<void> {
@@ -240,8 +311,10 @@ export class ImageCache {
   }
 }
 
-async function hashInto(hash: Hash, file: string): Promise<Hash> {
-  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) hash.update(chunk);
+/** Feeds the file (or its first `bytes` bytes) to `hash`. */
+async function hashInto(hash: Hash, file: string, bytes?: number): Promise<Hash> {
+  const stream = createReadStream(file, bytes !== undefined ? { end: bytes - 1 } : {});
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
   return hash;
 }
 

@@ -19,8 +19,8 @@ import type { Clock } from '../../shared/clock.js';
 import type { Logger } from '../../shared/logger.js';
 import { toServiceError } from '../../shared/rpc/server-errors.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
-import { validateHostname, validateSha256 } from '../../shared/validation.js';
-import { validateImageRef, validateVmSpec } from '../deploy/vm-spec.js';
+import { validateIntRange, validateOperationId, validateSha256 } from '../../shared/validation.js';
+import { validateAgentHostname, validateImageRef, validateVmSpec } from '../deploy/vm-spec.js';
 import type { Deployer } from '../deploy/deployer.js';
 import type { Remover } from '../deploy/remover.js';
 import type { HostFactsSource } from '../host/host-facts.js';
@@ -46,6 +46,9 @@ export interface AgentServiceDeps {
 }
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+
+/** Longest graceful shutdown a Remove may ask for (shutdown_timeout_s): an hour; a guest that needs more is stuck. */
+const MAX_SHUTDOWN_TIMEOUT_S = 3600;
 
 /**
  * vonode.v1.AgentService: converts wire messages to domain types (validating
@@ -76,9 +79,12 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   return {
     deploy: stream<DeployRequest>('Deploy', async (req, write, signal) => {
       const receivedAtMs = deps.clock.monotonicMs();
+      const operationId = validateOperationId('operation_id', req.operationId);
       const spec = validateVmSpec(vmSpecFromWire(req.vm));
+      // Before any record, file or DHCP entry: an image from a source images.sources does not allow refuses the whole request.
+      for (const image of [spec.disk, spec.kernel, spec.initrd]) if (image) deps.cache.checkSource(image.url);
       const record = await deps.deployer.deploy(
-        { operationId: req.operationId, spec, allowParallel: req.allowParallel, receivedAtMs },
+        { operationId, spec, allowParallel: req.allowParallel, receivedAtMs },
         (mark) => write({ event: { $case: 'phase', value: phaseMarkToWire(mark) } }),
         signal,
       );
@@ -87,9 +93,11 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
     remove: stream<RemoveRequest>('Remove', async (req, write) => {
       const receivedAtMs = deps.clock.monotonicMs();
-      const hostname = validateHostname('hostname', req.hostname);
+      const operationId = validateOperationId('operation_id', req.operationId);
+      const hostname = validateAgentHostname('hostname', req.hostname);
+      const shutdownTimeoutS = validateIntRange('shutdown_timeout_s', req.shutdownTimeoutS, 0, MAX_SHUTDOWN_TIMEOUT_S);
       const outcome = await deps.remover.remove(
-        { operationId: req.operationId, hostname, shutdownTimeoutMs: req.shutdownTimeoutS * 1000, receivedAtMs },
+        { operationId, hostname, shutdownTimeoutMs: shutdownTimeoutS * 1000, receivedAtMs },
         (mark) => write({ event: { $case: 'phase', value: phaseMarkToWire(mark) } }),
       );
       write({ event: { $case: 'removed', value: { hostname, wasRunning: outcome.wasRunning, destroyed: outcome.destroyed } } });
@@ -105,6 +113,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       call.on('cancelled', () => abort.abort(new DOMException('caller cancelled', 'AbortError')));
       const run = async (): Promise<void> => {
         const ref = validateImageRef('image', call.request.image);
+        deps.cache.checkSource(ref.url);
         const result = await deps.cache.ensure(ref, {
           signal: abort.signal,
           onProgress: (done, total) => call.write({ bytesDone: done, bytesTotal: total, done: false, cacheHit: false }),

@@ -10,7 +10,9 @@ import type { VisibilityReports } from '../gridway/visibility-reports.js';
 import { formatProblem } from '../policy/policy-check.js';
 import type { OperationRecord } from '../store/records.js';
 import { isFinished } from '../store/records.js';
+import { validateHostFacts, validateReportedDomains } from './agent-report.js';
 import { policyStatusToWire } from './policy-wire.js';
+import { MAX_DEPLOY_COUNT, MAX_REPORTER_LENGTH, MAX_TIMINGS_LIMIT, MAX_VISIBILITY_HOSTNAMES } from './request-limits.js';
 import { operationTimings, siteStatus, type SiteViewDeps } from './site-views.js';
 import { hostToWire, nodeToWire, operationToWire } from './wire.js';
 
@@ -45,12 +47,12 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
 
   return {
     registerAgent: unary('RegisterAgent', (req) => {
-      d.registry.register(req.hostName, req.address, req.facts, req.domains);
+      d.registry.register(req.hostName, req.address, validateHostFacts('facts', req.facts), validateReportedDomains('domains', req.domains));
       d.queue.pump();
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site };
     }),
     heartbeat: unary('Heartbeat', (req) => {
-      const seen = d.registry.heartbeat(req.hostName, req.facts);
+      const seen = d.registry.heartbeat(req.hostName, validateHostFacts('facts', req.facts));
       // Only a change can unblock a queued deployment; the queue's 1 s backstop covers the rest.
       if (seen === 'changed') d.queue.pump();
       return { reregister: seen === 'unknown' };
@@ -60,12 +62,14 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       const nodes = d.store.nodes();
       return { hosts: d.registry.list().map((h) => hostToWire(h, nodes.filter((n) => n.host === h.name).length, d.queue.slots.holder(h.name) ?? '')) };
     }),
-    listNodes: unary('ListNodes', (req) => ({
-      nodes: d.store.nodes().filter((n) => !req.vo || n.vo === req.vo).map(nodeToWire),
-    })),
-    timings: unary('Timings', (req) => ({
-      operations: operationTimings(d.store, d.store.recentOperations(req.limit), operationToWire),
-    })),
+    listNodes: unary('ListNodes', (req) => {
+      if (req.vo) validateVoName('vo', req.vo);
+      return { nodes: d.store.nodes().filter((n) => !req.vo || n.vo === req.vo).map(nodeToWire) };
+    }),
+    timings: unary('Timings', (req) => {
+      if (req.limit > MAX_TIMINGS_LIMIT) throw new InvalidArgumentError('limit', `must be 0 (all) or 1 to ${MAX_TIMINGS_LIMIT} operations, got ${req.limit}`);
+      return { operations: operationTimings(d.store, d.store.recentOperations(req.limit), operationToWire) };
+    }),
     getPolicy: unary('GetPolicy', policyResponse),
     applyPolicy: unary('ApplyPolicy', async (req) => {
       const result = await d.policy.apply(req.yaml);
@@ -75,11 +79,15 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     deployNodes: (call) =>
       followOperations(d, call, () => {
         const vo = validateVoName('vo', call.request.vo);
-        return d.queue.submitDeploy(vo, call.request.count || 1, call.request.host, 'manual');
+        return d.queue.submitDeploy(vo, deployCount(call.request.count), call.request.host, 'manual');
       }),
     drainNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'drain', 'manual')]),
     removeNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'remove', 'manual')]),
     reportVisibility: unary('ReportVisibility', (req) => {
+      if (req.hostnames.length > MAX_VISIBILITY_HOSTNAMES) {
+        throw new InvalidArgumentError('hostnames', `has ${req.hostnames.length} entries; report at most ${MAX_VISIBILITY_HOSTNAMES} per call`);
+      }
+      if (req.reporter.length > MAX_REPORTER_LENGTH) throw new InvalidArgumentError('reporter', `is longer than ${MAX_REPORTER_LENGTH} characters`);
       const hostnames = req.hostnames.map((h, i) => validateHostname(`hostnames[${i}]`, h));
       d.visibility.report(hostnames, req.reporter || 'unnamed');
       return {};
@@ -90,6 +98,14 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       call.on('close', unsubscribe);
     },
   };
+}
+
+/** DeployNodesRequest.count checked: 0 means 1; above MAX_DEPLOY_COUNT is refused. Throws InvalidArgumentError naming `count`. */
+export function deployCount(count: number): number {
+  if (!Number.isInteger(count) || count < 0 || count > MAX_DEPLOY_COUNT) {
+    throw new InvalidArgumentError('count', `must be 1 to ${MAX_DEPLOY_COUNT} nodes per request (0 means 1), got ${count}; deploy more in several requests`);
+  }
+  return count || 1;
 }
 
 /**

@@ -35,7 +35,7 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
     const count = (s: string): number => mine.filter((n) => n.state === s).length;
     const hold = holds.get(vo.name);
     return {
-      vo: vo.name, weight: vo.weight, target: targets.get(vo.name)?.target ?? vo.min, running: count('running'),
+      vo: vo.name, weight: wireWeight(vo.weight), target: targets.get(vo.name)?.target ?? vo.min, running: count('running'),
       deploying: count('deploying'), draining: count('draining') + count('removing'), demand: targets.get(vo.name)?.demand ?? 0,
       deployFailures: hold?.failures ?? 0, deployHeldUntilUnixMs: hold?.untilMs ?? 0, lastDeployError: hold?.lastError ?? '',
     };
@@ -45,6 +45,15 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
     poolTotal: d.pool.total, poolFree: d.pool.total - nodes.length, queuedOperations: depth.queued, runningOperations: depth.running,
     policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs,
   };
+}
+
+/**
+ * VoStatus.weight is a uint32 on the wire, which refuses fractions (encoding
+ * 1.5 throws, and Status would fail): a fractional weight is shown rounded,
+ * and never as 0 for a weight above 0. `vonode policy show` has the exact value.
+ */
+export function wireWeight(weight: number): number {
+  return Math.max(1, Math.round(weight));
 }
 
 const KNOWN = new Set<string>([...DEPLOY_PHASES, ...REMOVE_PHASES]);

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { seconds } from './arg-parsers.js';
+import { MAX_TIMEOUT_S, seconds } from './arg-parsers.js';
 import type { CliIo } from './cli-io.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerDrainCommand } from './commands/drain.js';
@@ -30,7 +30,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--cert <file>', "this client's certificate, PEM (env VONODE_TLS_CERT)")
     .option('--key <file>', "this client's private key, PEM (env VONODE_TLS_KEY)")
     .option('--insecure', 'plaintext gRPC, only for a local development server started with --insecure')
-    .option('--timeout <seconds>', `deadline of requests and health checks (default ${DEFAULT_TIMEOUT_S})`, seconds('--timeout'))
+    .option('--timeout <seconds>', `deadline of requests and health checks, above 0 and at most ${MAX_TIMEOUT_S} (default ${DEFAULT_TIMEOUT_S})`, seconds('--timeout'))
     .addHelpText(
       'after',
       '\nMutual TLS is required unless --insecure is given. Exit codes: 0 ok, 1 failure, 2 usage error, 130 interrupted.',

@@ -1,17 +1,16 @@
 import { setMaxListeners } from 'node:events';
-import { status } from '@grpc/grpc-js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PhaseMark } from '../../shared/phases.js';
 import type { AgentClient } from '../../shared/rpc/agent-client.js';
-import { isAgentCallError } from '../../shared/rpc/agent-client.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { NodePool } from '../pool/node-pool.js';
 import type { OperationRecord } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
 import { attemptError, runDeployAttempt, runRemoveAttempt, type AttemptObserver } from './attempt-runner.js';
+import { classifyDeployFailure, type DeployFailureCause } from './deploy-failure.js';
 import { runTimedPhase, runVisibility, type GridSteps } from './grid-steps.js';
 import type { AttemptStarter, QueueControl, QueueSettings } from './queue-contracts.js';
 import { vmSpecFor, type VoAppliance } from './vo-catalog.js';
@@ -25,7 +24,8 @@ export interface AgentClients {
 /** Outcome listener (metrics). */
 export interface OperationListener {
   onPhase?(mark: PhaseMark): void;
-  onFinished?(op: OperationRecord): void;
+  /** An operation ended for good; a failed deployment comes with what made it fail. */
+  onFinished?(op: OperationRecord, cause?: DeployFailureCause): void;
 }
 
 /** What the runner works with. */
@@ -43,8 +43,8 @@ export interface OperationRunnerDeps {
   listener?: OperationListener;
 }
 
-// Agent answers that would fail the same way on every host: retrying elsewhere only wastes time.
-const NOT_RETRYABLE = new Set<number>([status.INVALID_ARGUMENT, status.DATA_LOSS]);
+// Which agent answers are not retried on another host (they would fail the same way there) is
+// decided, with the reason given, by classifyDeployFailure (deploy-failure.ts).
 // A removal the agent could not do is tried again after this pause (not in a tight loop).
 const REMOVAL_RETRY_PAUSE_MS = 2000;
 
@@ -86,8 +86,8 @@ export class OperationRunner implements AttemptStarter {
     void this.remove(running, host, ownsNode);
   }
 
-  /** Fails an operation for good and frees its triple. */
-  giveUp(op: OperationRecord, reason: string): void {
+  /** Fails an operation for good and frees its triple; `cause` (default 'other') says what made a deployment fail. */
+  giveUp(op: OperationRecord, reason: string, cause: DeployFailureCause = 'other'): void {
     const { store, pool, clock } = this.deps;
     const failed = store.transaction(() => {
       if (op.kind === 'deploy') pool.release(op.node);
@@ -95,7 +95,7 @@ export class OperationRunner implements AttemptStarter {
     });
     this.deps.logger.warn({ op: op.id, node: op.node, reason }, 'operation failed');
     this.deps.queue.publish(failed);
-    this.deps.listener?.onFinished?.(failed);
+    this.deps.listener?.onFinished?.(failed, cause);
   }
 
   /** Aborts running attempts (coordinator shutdown); agents undo what they did. */
@@ -157,13 +157,12 @@ export class OperationRunner implements AttemptStarter {
 
   private async deployFailed(op: OperationRecord, host: string, e: unknown, log: Logger): Promise<void> {
     const { store, settings } = this.deps;
-    const error = attemptError(host, e);
-    log.warn({ err: errorMessage(e) }, 'deployment attempt failed; cleaning up on the host');
+    const failure = classifyDeployFailure(op.vo, host, e);
+    log.warn({ err: errorMessage(e), cause: failure.cause, retryable: failure.retryable }, 'deployment attempt failed; cleaning up on the host');
     await this.cleanup(op, host, log);
     if (this.abort.signal.aborted) return; // shutting down: the restart's recovery decides
-    const retryable = !(isAgentCallError(e) && NOT_RETRYABLE.has(e.code));
-    if (!retryable || op.attempt >= settings.maxAttempts) return this.giveUp(op, error);
-    const retrying = store.updateOperation(op.id, { state: 'retrying', error, excludedHosts: [...op.excludedHosts, host] })!;
+    if (!failure.retryable || op.attempt >= settings.maxAttempts) return this.giveUp(op, failure.reason, failure.cause);
+    const retrying = store.updateOperation(op.id, { state: 'retrying', error: failure.reason, excludedHosts: [...op.excludedHosts, host] })!;
     this.deps.queue.publish(retrying);
     const requeued = store.transaction(() => {
       store.updateNode(op.node, { host: '', state: 'deploying' });

@@ -1,3 +1,5 @@
+import type { DeployFailureCause } from '../deploy/deploy-failure.js';
+
 /** Tuning of the per-VO deployment backoff. */
 export interface DeployBackoffOptions {
   /** Hold after the first failure since the VO's last success, in ms. Default 5 s. */
@@ -23,6 +25,8 @@ export interface DeployHold {
   untilMs: number;
   /** The last failed deployment's error. */
   lastError: string;
+  /** What made the last failed deployment fail ('other' when unknown). */
+  cause: DeployFailureCause;
 }
 
 /** How a deployment ended, as the backoff needs it. */
@@ -33,6 +37,8 @@ export interface DeployOutcome {
   error: string;
   /** When the deployment was submitted (wall-clock ms, the clock the hold uses). */
   submittedMs: number;
+  /** What made it fail (default 'other'). */
+  cause?: DeployFailureCause;
 }
 
 /**
@@ -64,11 +70,14 @@ export class DeployBackoff {
     if (prev && outcome.submittedMs < prev.sinceMs) {
       prev.failures++;
       prev.lastError = outcome.error;
+      prev.cause = outcome.cause ?? 'other';
       return undefined;
     }
     const rounds = (prev?.rounds ?? 0) + 1;
     const delayMs = Math.min(this.options.maxMs, this.options.initialMs * 2 ** (rounds - 1));
-    const hold: DeployHold = { failures: (prev?.failures ?? 0) + 1, rounds, sinceMs: nowMs, delayMs, untilMs: nowMs + delayMs, lastError: outcome.error };
+    const hold: DeployHold = {
+      failures: (prev?.failures ?? 0) + 1, rounds, sinceMs: nowMs, delayMs, untilMs: nowMs + delayMs, lastError: outcome.error, cause: outcome.cause ?? 'other',
+    };
     this.holds.set(outcome.vo, hold);
     return { ...hold };
   }
@@ -87,6 +96,17 @@ export class DeployBackoff {
   /** Every VO with failed deployments since its last success (held now or not). */
   snapshot(): ReadonlyMap<string, Readonly<DeployHold>> {
     return new Map([...this.holds].map(([vo, h]) => [vo, { ...h }]));
+  }
+
+  /**
+   * Lifts the VO's hold and forgets its failures, as a success would (the
+   * cause was fixed, e.g. a new appliance in the policy). Returns what was
+   * cleared, or undefined if the VO had no failures.
+   */
+  clear(vo: string): DeployHold | undefined {
+    const hold = this.holds.get(vo);
+    this.holds.delete(vo);
+    return hold && { ...hold };
   }
 
   /** Forgets VOs that are not in `vos` (they left the policy). */

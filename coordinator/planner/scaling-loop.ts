@@ -5,7 +5,9 @@ import type { BatchSystem } from '../lrms/batch-system.js';
 import type { Policy } from '../policy/policy-schema.js';
 import { policyToClaims } from '../policy/policy-schema.js';
 import type { NodeRecord, OperationRecord } from '../store/records.js';
-import { DeployBackoff, type DeployHold } from './deploy-backoff.js';
+import type { DeployFailureCause } from '../deploy/deploy-failure.js';
+import type { DeployHold } from './deploy-backoff.js';
+import { DeployHolds } from './deploy-holds.js';
 import { fairShareTargets, type Targets } from './fair-share.js';
 import { applyHysteresis } from './scaling-hysteresis.js';
 import { planScaling, type ScalingPlan } from './scaling-plan.js';
@@ -24,8 +26,12 @@ export interface ScalingLoopDeps {
   submitRemove(hostname: string): void;
   clock: Clock;
   logger: Logger;
-  /** Holds back new deployments of a VO whose deployments fail; by default 5 s doubling up to 5 min. */
-  deployBackoff?: DeployBackoff;
+  /**
+   * The site's deployment holds: new deployments of a VO whose deployments
+   * fail are held back (5 s doubling up to 5 min). The coordinator shares
+   * one with its status view; by default the loop keeps its own.
+   */
+  deployHolds?: DeployHolds;
 }
 
 /** Target and demand (in nodes) of one VO, for `vonode status`. */
@@ -55,10 +61,10 @@ export class ScalingLoop {
   private current = new Map<string, VoTarget>();
   private timer: ReturnType<typeof setTimeout> | undefined;
   private running: Promise<void> | undefined;
-  private readonly backoff: DeployBackoff;
+  private readonly holds: DeployHolds;
 
   constructor(private readonly deps: ScalingLoopDeps) {
-    this.backoff = deps.deployBackoff ?? new DeployBackoff();
+    this.holds = deps.deployHolds ?? new DeployHolds({ clock: deps.clock, logger: deps.logger });
   }
 
   /** Starts ticking every `intervalMs` (the first tick at once). */
@@ -90,28 +96,16 @@ export class ScalingLoop {
 
   /** Every VO with deployments failed since its last success, and until when its new ones are held back. */
   deployHolds(): ReadonlyMap<string, Readonly<DeployHold>> {
-    return this.backoff.snapshot();
+    return this.holds.snapshot();
   }
 
   /**
    * Told when an operation ended for good (succeeded, or failed with no retry
    * left), whoever submitted it: a failed deployment holds back the VO's new
-   * ones, a successful one lifts the hold. Other kinds are ignored.
+   * ones, a successful one lifts the hold (see DeployHolds). Other kinds are ignored.
    */
-  onOperationFinished(op: Pick<OperationRecord, 'kind' | 'state' | 'vo' | 'error' | 'createdMs'>): void {
-    if (op.kind !== 'deploy' || (op.state !== 'succeeded' && op.state !== 'failed')) return;
-    const { logger, clock } = this.deps;
-    const before = this.backoff.snapshot().get(op.vo);
-    const hold = this.backoff.record({ vo: op.vo, succeeded: op.state === 'succeeded', error: op.error, submittedMs: op.createdMs }, clock.nowMs());
-    if (hold) {
-      logger.warn(
-        { vo: op.vo, failures: hold.failures, delayMs: hold.delayMs, lastError: hold.lastError },
-        `deployments of VO ${op.vo} failed (${hold.failures} since its last success): no new ones for ${Math.round(hold.delayMs / 1000)} s; ` +
-          `check the VO's appliance in the policy ('vonode policy check') and the agent logs`,
-      );
-    } else if (before && op.state === 'succeeded') {
-      logger.info({ vo: op.vo, failures: before.failures }, `a deployment of VO ${op.vo} succeeded: deployments no longer held back`);
-    }
+  onOperationFinished(op: Pick<OperationRecord, 'kind' | 'state' | 'vo' | 'error' | 'createdMs'>, cause?: DeployFailureCause): void {
+    this.holds.onOperationFinished(op, cause);
   }
 
   /** One pass: demand → fair targets → cooldowns → actions. Returns what it submitted. */
@@ -132,10 +126,10 @@ export class ScalingLoop {
     this.lastChangeMs = held.lastChangeMs;
     this.current = new Map(claims.map((c) => [c.vo, { target: held.targets[c.vo] ?? 0, demand: c.demand }]));
     const runningJobs = await this.trackIdle(now);
-    this.backoff.retain(policy.vos.map((v) => v.name));
+    this.holds.retain(policy.vos.map((v) => v.name));
     const plan = planScaling({
       targets: held.targets, nodes: deps.nodes(), runningJobs, idleSinceMs: this.idleSince, nowMs: now,
-      idleBeforeDrainMs: policy.idleBeforeDrainMs, poolFree: deps.poolFree(), deployHeld: this.backoff.heldVos(now),
+      idleBeforeDrainMs: policy.idleBeforeDrainMs, poolFree: deps.poolFree(), deployHeld: this.holds.heldVos(now),
     });
     for (const d of plan.deploy) deps.submitDeploy(d.vo, d.count);
     for (const h of plan.drain) deps.submitDrain(h);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { parseStrictYaml } from '../../shared/config/strict-yaml.js';
 import type { z } from 'zod';
 import { ConfigError } from '../../shared/config/load-yaml.js';
 import { crossFieldProblems, policyWarnings, type PolicyProblem } from './policy-rules.js';
@@ -28,8 +28,8 @@ const EXAMPLE = 'see docs/policy.example.yaml';
 export function checkPolicyText(text: string, _file: string, options: PolicyCheckOptions = {}): PolicyCheckResult {
   let raw: unknown;
   try {
-    // yaml rejects duplicate keys by default, so a VO listed twice is an error, not a silent override.
-    raw = parse(text) ?? {};
+    // Duplicate keys are errors, so a VO listed twice is refused, not a silent override.
+    raw = parseStrictYaml(text);
   } catch (e) {
     return { ok: false, problems: [{ path: '(file)', message: `not valid YAML: ${yamlError(e)}; fix the syntax there` }] };
   }
@@ -42,15 +42,25 @@ export function checkPolicyText(text: string, _file: string, options: PolicyChec
   return { ok: false, problems };
 }
 
-/** Reads and checks a policy file (see checkPolicyText); an unreadable file is a problem, not a throw. */
-export async function checkPolicyFile(file: string, options: PolicyCheckOptions = {}): Promise<PolicyCheckResult> {
+/**
+ * Reads and checks a policy file: the one way the coordinator loads it, at
+ * start (PolicyWatcher), in `--check` and in `vonode policy check`. Returns
+ * the text read ('' if unreadable) with the result; an unreadable file is a
+ * problem, not a throw. Read-only.
+ */
+export async function readPolicyFile(file: string, options: PolicyCheckOptions = {}): Promise<{ text: string; result: PolicyCheckResult }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    return { ok: false, problems: [{ path: '(file)', message: `cannot read ${file}: ${(e as Error).message}; check the path and its permissions` }] };
+    return { text: '', result: { ok: false, problems: [{ path: '(file)', message: `cannot read ${file}: ${(e as Error).message}; check the path and its permissions` }] } };
   }
-  return checkPolicyText(text, file, options);
+  return { text, result: checkPolicyText(text, file, options) };
+}
+
+/** Reads and checks a policy file (see readPolicyFile); an unreadable file is a problem, not a throw. */
+export async function checkPolicyFile(file: string, options: PolicyCheckOptions = {}): Promise<PolicyCheckResult> {
+  return (await readPolicyFile(file, options)).result;
 }
 
 /** One problem as a line: `path: message`. */

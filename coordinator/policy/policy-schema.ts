@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { durationMs, sizeBytes } from '../../shared/config/units.js';
+import { durationWithin, sizeWithin } from '../../shared/config/units.js';
 import { InvalidArgumentError } from '../../shared/errors.js';
-import { validateCmdline, validateImageUrl, validateSha256 } from '../../shared/validation.js';
+import { validateCmdline, validateImageUrl, validateSha256, voNameProblem } from '../../shared/validation.js';
 import type { VoClaim } from '../planner/fair-share.js';
 import { crossFieldProblems } from './policy-rules.js';
 
@@ -10,6 +10,20 @@ import { crossFieldProblems } from './policy-rules.js';
 // person reading them is editing that file.
 
 const MiB = 1024 ** 2;
+const TiB = 1024 ** 4;
+
+// Upper bounds of the numeric fields. Each is far above any real site and
+// keeps every value exact in a double and inside its wire type.
+/** The agent refuses VMs above 4 TiB (agent/deploy/vm-spec.ts: memory_mb ≤ 4 × 1024 × 1024). */
+const MAX_MEMORY_BYTES = 4 * TiB;
+/** Largest appliance disk `size` (an expected-size hint). */
+const MAX_DISK_BYTES = 16 * TiB;
+/** Largest min, max and slotsPerNode. */
+const MAX_COUNT = 100_000;
+/** Largest share weight (weights only matter as ratios). */
+const MAX_WEIGHT = 1_000_000;
+/** Longest cooldown or idle time: a week; beyond it scaling has in effect stopped, which `max` says better. */
+const MAX_POLICY_DURATION_MS = 7 * 24 * 3_600_000;
 
 /** Where an appliance file comes from and the digest it must have. */
 export interface ImageRef {
@@ -103,7 +117,11 @@ const sha256Field = z
 const imageRef = z.strictObject({ url: urlField, sha256: sha256Field });
 
 const diskRef = z
-  .strictObject({ url: urlField, sha256: sha256Field, size: sizeBytes.optional() })
+  .strictObject({
+    url: urlField,
+    sha256: sha256Field,
+    size: sizeWithin(0, MAX_DISK_BYTES, ' (the disk image\'s size in bytes, or with a unit like 2GiB)').optional(),
+  })
   .transform(({ size, ...ref }) => (size === undefined ? ref : { ...ref, sizeBytes: size }));
 
 const applianceSchema = z.strictObject({
@@ -113,26 +131,30 @@ const applianceSchema = z.strictObject({
   cmdline: checkedBy(validateCmdline, 'keep to letters, digits, spaces and ._/=,:+@- (≤ 1024 chars)').optional(),
 });
 
-const memoryMb = sizeBytes
-  .pipe(
-    z
-      .number()
-      .multipleOf(MiB, { error: 'must be a whole number of MiB, e.g. 512MiB or 2GiB' })
-      .min(64 * MiB, { error: 'must be at least 64MiB' }),
-  )
+const memoryMb = sizeWithin(64 * MiB, MAX_MEMORY_BYTES, ' (agents refuse larger VMs), e.g. 512MiB or 2GiB')
+  .pipe(z.number().multipleOf(MiB, { error: 'must be a whole number of MiB, e.g. 512MiB or 2GiB' }))
   .transform((bytes) => bytes / MiB);
 
 const vmSchema = z
   .strictObject({
-    vcpus: z.int({ error: 'must be a whole number of vCPUs from 1 to 256' }).min(1).max(256).default(1),
+    vcpus: z
+      .int({ error: 'must be a whole number of vCPUs from 1 to 256' })
+      .min(1, { error: 'must be a whole number of vCPUs from 1 to 256' })
+      .max(256, { error: 'must be a whole number of vCPUs from 1 to 256 (agents refuse more)' })
+      .default(1),
     memory: memoryMb.default(512),
   })
   .transform(({ vcpus, memory }) => ({ vcpus, memoryMb: memory }));
 
-const count = (what: string) => z.int({ error: `must be a whole number of ${what}` });
+const count = (what: string) =>
+  z.int({ error: `must be a whole number of ${what}` }).max(MAX_COUNT, { error: `must be at most ${MAX_COUNT} ${what.split(',')[0]}` });
 
 const voSchema = z.strictObject({
-  weight: z.number({ error: 'must be a number above 0, e.g. 2' }).positive({ error: 'must be above 0, e.g. 2' }).default(1),
+  weight: z
+    .number({ error: 'must be a number above 0, e.g. 2' })
+    .positive({ error: 'must be above 0, e.g. 2' })
+    .max(MAX_WEIGHT, { error: `must be at most ${MAX_WEIGHT}; only the ratios between VOs matter, e.g. 2 and 5` })
+    .default(1),
   min: count('nodes, 0 or more').min(0, { error: 'must be 0 or more nodes' }).default(0),
   max: count('nodes, at least min').min(0, { error: 'must be 0 or more nodes (and at least min)' }),
   queue: z
@@ -143,22 +165,24 @@ const voSchema = z.strictObject({
   appliance: applianceSchema,
 });
 
-const voName = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, {
-    error: 'is not a VO name: use a lowercase letter then up to 30 of a-z, 0-9, - (e.g. bio, fusion-2)',
-  });
+/** The one VO-name rule (shared/validation.ts), as the API and the agents apply it. */
+const voName = z.string().superRefine((name, ctx) => {
+  const problem = voNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const policyDuration = durationWithin(0, MAX_POLICY_DURATION_MS);
 
 const cooldownsSchema = z.strictObject({
-  scaleUp: durationMs.default(10_000),
-  scaleDown: durationMs.default(60_000),
+  scaleUp: policyDuration.default(10_000),
+  scaleDown: policyDuration.default(60_000),
 });
 
 /** zod schema of the policy YAML (strict: unknown keys are errors); parses to {@link Policy}. */
 export const policySchema = z
   .strictObject({
     cooldowns: cooldownsSchema.default({ scaleUp: 10_000, scaleDown: 60_000 }),
-    idleBeforeDrain: durationMs.default(30_000),
+    idleBeforeDrain: policyDuration.default(30_000),
     vos: z
       .record(voName, voSchema, { error: 'must map VO names to their policy, e.g. vos: { bio: { ... } }' })
       .refine((vos) => Object.keys(vos).length > 0, { error: 'needs at least one VO; add one (see docs/policy.example.yaml)' }),

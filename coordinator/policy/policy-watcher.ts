@@ -7,7 +7,7 @@ import { SerialQueue } from '../../shared/async/serial-queue.js';
 import { systemClock, type Clock } from '../../shared/clock.js';
 import { FailedPreconditionError } from '../../shared/errors.js';
 import { sha256, writeAtomically } from './atomic-write.js';
-import { checkPolicyText, formatProblem, policyConfigError, type PolicyCheckResult } from './policy-check.js';
+import { checkPolicyText, formatProblem, policyConfigError, readPolicyFile, type PolicyCheckResult } from './policy-check.js';
 import type { PolicyProblem } from './policy-rules.js';
 import type { Policy } from './policy-schema.js';
 
@@ -121,10 +121,8 @@ export class PolicyWatcher extends EventEmitter<PolicyWatcherEvents> {
 
   private async doStart(): Promise<void> {
     try {
-      const text = await readFile(this.file, 'utf8').catch((e: Error) => {
-        throw policyConfigError(this.file, [{ path: '(file)', message: `cannot read: ${e.message}` }]);
-      });
-      const result = checkPolicyText(text, this.file, { capacity: this.capacity });
+      // The same read and check as `vonode-coordinator --check` and `vonode policy check`.
+      const { text, result } = await readPolicyFile(this.file, { capacity: this.capacity });
       if (!result.ok) throw policyConfigError(this.file, result.problems);
       this.accept(text, result.policy, result.warnings);
       // Watch the directory, not the file: a rename-replace swaps the inode a file watch would follow.

@@ -81,7 +81,7 @@ process.on('exit', () => processes.killAllNow());
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => (processes.killAllNow(), process.exit(130)));
 
 const site = new BenchSite({
-  dir, poolSize: Number(values.pool), insecure: values.insecure, maxConcurrentTransfers: Number(values['max-transfers']),
+  dir, poolSize: Number(values.pool), agents: AGENTS, insecure: values.insecure, maxConcurrentTransfers: Number(values['max-transfers']),
   nodeArgs: values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(dir, 'cpu-prof')] : [],
 });
 const fleet = planFleet(AGENTS, PROCS, dir);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
 import type { z } from 'zod';
+import { parseStrictYaml } from './strict-yaml.js';
 
 /** A config file that failed to parse or validate; the message names every bad field. */
 export class ConfigError extends Error {
@@ -17,7 +17,7 @@ export class ConfigError extends Error {
 export function parseYamlConfig<S extends z.ZodType>(schema: S, text: string, file: string): z.output<S> {
   let raw: unknown;
   try {
-    raw = parse(text) ?? {};
+    raw = parseStrictYaml(text);
   } catch (e) {
     throw new ConfigError(file, [`not valid YAML: ${(e as Error).message}`]);
   }

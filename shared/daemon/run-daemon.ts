@@ -1,14 +1,22 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/load-yaml.js';
 import { createLogger, type Logger } from '../logger.js';
+import { formatPreflightProblem, type PreflightProblem } from './preflight.js';
 
 /** What a daemon entry point plugs in. */
 export interface DaemonSpec<C> {
   /** Program name, for logs and messages. */
   name: string;
   usage: string;
-  /** Reads and validates the config file. Throws ConfigError. */
+  /** Reads and validates the config file; reads nothing else and writes nothing. Throws ConfigError. */
   load(file: string): Promise<C>;
+  /**
+   * `--check` after load(): everything else start() would trip on (files it
+   * reads, directories it writes, programs it runs, TLS without --insecure),
+   * read-only: it creates and changes nothing. Resolves with every problem
+   * (empty: start() has what it needs); never throws for a problem it found.
+   */
+  check?(config: C, options: { insecure: boolean }): Promise<PreflightProblem[]>;
   /** Builds and starts the daemon. Throws ConfigError for a config the daemon cannot use. */
   start(config: C, logger: Logger, insecure: boolean): Promise<{ shutdown(): Promise<void> }>;
   /** Logged when SIGTERM/SIGINT arrives (what happens to the work in flight). */
@@ -49,10 +57,7 @@ async function main<C>(spec: DaemonSpec<C>): Promise<number> {
   let daemon: { shutdown(): Promise<void> };
   try {
     const config = await spec.load(values.config);
-    if (values.check) {
-      process.stdout.write(`${values.config}: OK\n`);
-      return 0;
-    }
+    if (values.check) return await check(spec, config, values.config, values.insecure ?? false);
     daemon = await spec.start(config, logger, values.insecure ?? false);
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -69,5 +74,17 @@ async function main<C>(spec: DaemonSpec<C>): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  return 0;
+}
+
+/** `--check`: the daemon's own checks after the config loaded; exit 2 listing every problem, or `FILE: OK` and 0. */
+async function check<C>(spec: DaemonSpec<C>, config: C, file: string, insecure: boolean): Promise<number> {
+  const problems = (await spec.check?.(config, { insecure })) ?? [];
+  if (problems.length) {
+    const n = problems.length;
+    process.stderr.write(`${file}: ${spec.name} would not start, ${n} problem${n === 1 ? '' : 's'}:\n  - ${problems.map(formatPreflightProblem).join('\n  - ')}\n`);
+    return 2;
+  }
+  process.stdout.write(`${file}: OK\n`);
   return 0;
 }

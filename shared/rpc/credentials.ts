@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { serverIdentityCheck, type ServerExpectation } from '../auth/server-identity-check.js';
 
 /** PEM files of a party in the site's mutual-TLS setup. */
 export interface TlsFiles {
   ca: string;
   cert: string;
   key: string;
+  /** The site's certificate revocation list (PEM or DER), reloaded when it changes. */
+  crl?: string | undefined;
 }
 
 /** Thrown when neither TLS files nor an explicit --insecure were given. */
@@ -24,9 +27,16 @@ export function serverCredentials(tls: TlsFiles | undefined, insecure: boolean, 
   return ServerCredentials.createInsecure();
 }
 
-/** Client credentials: mutual TLS or, only if asked, plaintext. */
-export function channelCredentials(tls: TlsFiles | undefined, insecure: boolean, what: string): ChannelCredentials {
-  if (tls) return credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert));
+/**
+ * Client credentials: mutual TLS or, only if asked, plaintext. With `expect`,
+ * the server's certificate must also carry that role (and name), and not be
+ * revoked: the TLS handshake fails otherwise.
+ */
+export function channelCredentials(tls: TlsFiles | undefined, insecure: boolean, what: string, expect?: ServerExpectation): ChannelCredentials {
+  if (tls) {
+    const verify = expect ? { checkServerIdentity: serverIdentityCheck(expect) } : undefined;
+    return credentials.createSsl(readFileSync(tls.ca), readFileSync(tls.key), readFileSync(tls.cert), verify);
+  }
   if (!insecure) throw new InsecureNotAllowedError(what);
   return credentials.createInsecure();
 }

@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { malformedRequestInterceptor, tolerantDecoding } from './malformed-requests.js';
 import { clearStaleUnixSocket } from './unix-socket.js';
 
 /** Where the .proto files are: the built tree (dist/shared/rpc) sits one level deeper than the sources. */
@@ -15,11 +16,18 @@ function protoRoot(): string {
 
 /** A gRPC server with grpc.health.v1 and server reflection, serving vonode services. */
 export class GrpcServer {
-  readonly server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  readonly server: Server;
   readonly health: HealthImplementation;
 
-  constructor(protoFiles: string[], services: Array<{ name: string; definition: ServiceDefinition; impl: UntypedServiceImplementation }>) {
-    for (const s of services) this.server.addService(s.definition, s.impl);
+  /** `interceptors` run around every call, health and reflection included (authorization: shared/auth). */
+  constructor(
+    protoFiles: string[],
+    services: Array<{ name: string; definition: ServiceDefinition; impl: UntypedServiceImplementation }>,
+    options: { interceptors?: ServerInterceptor[] } = {},
+  ) {
+    // The first interceptor sees requests first: undecodable bytes are refused before anything else looks at them.
+    this.server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, interceptors: [malformedRequestInterceptor, ...(options.interceptors ?? [])] });
+    for (const s of services) this.server.addService(tolerantDecoding(s.definition), s.impl);
     this.health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'SERVING'])) });
     this.health.addToServer(this.server);
     // Reflection reads the same .proto files the code was generated from.

@@ -1,8 +1,9 @@
 // A real HTTP image repository for integration tests of the image cache, on
 // node:http at 127.0.0.1:<ephemeral>, whose misbehaviour a test scripts per
-// request: cut the connection mid-body, ignore Range, corrupt bytes, or
-// declare a short Content-Length. It records every request and the body
-// bytes it actually sent.
+// request: cut the connection mid-body, ignore Range, corrupt bytes, declare
+// a short Content-Length, serve a truncated file as if whole, fail with an
+// HTTP status, or redirect. It records every request and the body bytes it
+// actually sent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,16 @@ export interface Misbehaviour {
   corruptAt?: number;
   /** Declare and send only this many body bytes: a complete HTTP response that is a truncated file. */
   shortLength?: number;
+  /**
+   * Declare the whole file (Content-Length, Content-Range) but close the
+   * connection once the body reaches this file offset, on a resume too: a
+   * repository serving a truncated file as if it were whole.
+   */
+  endsAtFileOffset?: number;
+  /** Answer with this HTTP status and no body (e.g. 503: a failing repository). */
+  status?: number;
+  /** Answer 302 with this Location. */
+  redirect?: string;
 }
 
 /** What the server saw and did for one request. */
@@ -78,6 +89,11 @@ export class FlakyImageServer {
     const name = (req.url ?? '/').replace(/^\/+/, '');
     const seen: ServedRequest = { path: `/${name}`, range: req.headers.range, status: 404, bytesSent: 0 };
     this.requests.push(seen);
+    if (how.redirect !== undefined || how.status !== undefined) {
+      seen.status = how.redirect !== undefined ? 302 : how.status!;
+      res.writeHead(seen.status, how.redirect !== undefined ? { location: how.redirect } : {}).end();
+      return;
+    }
     const file = this.files.get(name);
     if (!file) {
       res.writeHead(404).end();
@@ -99,15 +115,18 @@ export class FlakyImageServer {
       'accept-ranges': 'bytes',
       ...(m ? { 'content-range': `bytes ${start}-${file.length - 1}/${file.length}` } : {}),
     });
-    if (how.cutAfterBytes === undefined) {
+    const cut = how.endsAtFileOffset !== undefined ? Math.max(0, how.endsAtFileOffset - start) : how.cutAfterBytes;
+    if (cut === undefined) {
       seen.bytesSent = body.length;
       res.end(body);
       return;
     }
     // Flushed to the kernel, then a pause so the client can consume them before the close: an aborted
     // response drops what the client had received but not yet read, so the client may keep fewer bytes.
-    const part = body.subarray(0, how.cutAfterBytes);
+    const part = body.subarray(0, cut);
+    res.flushHeaders(); // the headers go out even when no body byte does
     seen.bytesSent = part.length;
-    res.write(part, () => setTimeout(() => res.destroy(), 50));
+    if (part.length === 0) setTimeout(() => res.destroy(), 50);
+    else res.write(part, () => setTimeout(() => res.destroy(), 50));
   }
 }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { AgentClient } from '../../shared/rpc/agent-client.js';
 import { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
@@ -11,6 +12,17 @@ import { freePort } from '../../scripts/testbed/lib/free-port.js';
 import { tempDir } from './agent-fakes.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const LOOPBACK = 'DNS:localhost,IP:127.0.0.1';
+
+/**
+ * The site's certificates besides the agents' (scripts/pki/make-site-pki.sh
+ * arguments): `cli` is an admin, and one certificate per other role so tests
+ * can call as any of them.
+ */
+const SITE_CERTIFICATES = [
+  '--role', 'coordinator', `coordinator:${LOOPBACK}`, '--role', 'admin', 'cli', '--role', 'operator', 'operator',
+  '--role', 'reader', 'reader', '--role', 'gridway', 'gridway', '--role', 'infosys', 'infosys',
+];
 
 /** An agent of the site: a real vonode-agent process with the simulated hypervisor driver. */
 export interface SiteAgent {
@@ -57,11 +69,12 @@ export class TestSite {
   async start(): Promise<void> {
     this.dir = await tempDir('vonode-site-');
     this.pki = path.join(this.dir, 'pki');
-    const names = ['coordinator:DNS:localhost,IP:127.0.0.1', 'cli', ...this.options.agents.map((a) => `${a.name}:DNS:localhost,IP:127.0.0.1`)];
-    await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, ...names]);
+    await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, ...SITE_CERTIFICATES, '--role', 'agent', ...this.options.agents.map((a) => `${a.name}:${LOOPBACK}`)]);
     const bytes = randomBytes(64 * 1024);
-    await writeFile(path.join(this.dir, 'appliance.img'), bytes);
-    this.image = { url: `file://${this.dir}/appliance.img`, sha256: createHash('sha256').update(bytes).digest('hex') };
+    // The site's image repository: a directory of its own, the only source the agents allow (not the PKI next to it).
+    await mkdir(this.repoDir, { recursive: true });
+    await writeFile(path.join(this.repoDir, 'appliance.img'), bytes);
+    this.image = { url: pathToFileURL(path.join(this.repoDir, 'appliance.img')).href, sha256: createHash('sha256').update(bytes).digest('hex') };
     this.policyFile = path.join(this.dir, 'policy.yaml');
     const policy = this.options.policy;
     const appliance = { disk: { url: this.image.url, sha256: this.image.sha256 } };
@@ -113,9 +126,9 @@ export class TestSite {
     return exited;
   }
 
-  /** A CLI-side client with the site's `cli` certificate. */
-  client(): CoordinatorClient {
-    return new CoordinatorClient(`127.0.0.1:${this.coordinatorPort}`, channelCredentials(this.tls('cli'), false, 'test'));
+  /** A client of the coordinator with one of the site's certificates (default `cli`, an admin). */
+  client(certificate = 'cli'): CoordinatorClient {
+    return new CoordinatorClient(`127.0.0.1:${this.coordinatorPort}`, channelCredentials(this.tls(certificate), false, 'test'));
   }
 
   /** A client of one agent's AgentService (with the coordinator's certificate). */
@@ -139,8 +152,19 @@ export class TestSite {
     return this.logs.slice(-lines).join('\n');
   }
 
-  private tls(name: string): { ca: string; cert: string; key: string } {
-    return { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, `${name}.pem`), key: path.join(this.pki, `${name}-key.pem`) };
+  /** The directory of the site's image repository (file:// URLs; the agents' only images.sources entry). */
+  get repoDir(): string {
+    return path.join(this.dir, 'repo');
+  }
+
+  /** TLS files of one of the site's certificates, with the site CRL. */
+  tls(name: string): { ca: string; cert: string; key: string; crl: string } {
+    return { ca: path.join(this.pki, 'ca.pem'), cert: path.join(this.pki, `${name}.pem`), key: path.join(this.pki, `${name}-key.pem`), crl: path.join(this.pki, 'crl.pem') };
+  }
+
+  /** Revokes site certificates (make-site-pki.sh --revoke): crl.pem is re-signed and the daemons reload it. */
+  async revoke(...names: string[]): Promise<void> {
+    await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, '--revoke', ...names]);
   }
 
   private coordinatorYaml(): Record<string, unknown> {
@@ -166,6 +190,7 @@ export class TestSite {
       listen: `127.0.0.1:${port}`, hostName: name, stateDir,
       hypervisor: { driver: 'simulated', simulated: { startDelay: '50ms', bootDelay, failStart, ...simulated } },
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir, leaseFile: path.join(stateDir, 'dnsmasq.leases') } },
+      images: { sources: [`${pathToFileURL(this.repoDir).href}/`] },
       coordinator: { address: `127.0.0.1:${this.coordinatorPort}`, advertise: `127.0.0.1:${port}` },
       tls: this.tls(name),
     }));

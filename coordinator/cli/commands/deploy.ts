@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { MAX_DEPLOY_COUNT } from '../../api/request-limits.js';
 import { wholeNumber } from '../arg-parsers.js';
 import type { CliContext } from '../context.js';
 import { followOperations } from '../follow-operations.js';
@@ -9,7 +10,7 @@ export function registerDeployCommand(program: Command, ctx: CliContext): void {
     .command('deploy')
     .description('deploy virtual worker nodes for a VO and follow each one phase by phase')
     .requiredOption('--vo <vo>', 'the VO to deploy for (as named in the policy)')
-    .option('--count <n>', 'how many nodes (default 1)', wholeNumber('--count', 1))
+    .option('--count <n>', `how many nodes, 1 to ${MAX_DEPLOY_COUNT} (default 1; the pool size bounds it too)`, wholeNumber('--count', 1, MAX_DEPLOY_COUNT))
     .option('--host <host>', 'put them on this physical host (default: placement chooses)')
     .addHelpText('after', '\nExits 0 only if every node was deployed. Ctrl-C stops following; the deployments go on.')
     .action(async (opts: { vo: string; count?: number; host?: string }, cmd: Command) => {

@@ -4,6 +4,9 @@ import type { Command } from 'commander';
 import { PolicyResponse } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { isCoordinatorCallError } from '../../../shared/rpc/coordinator-client.js';
 import { wholeNumber } from '../arg-parsers.js';
+
+/** Largest --capacity: the policy's largest node count (min, max), so any pool a policy can describe. */
+const MAX_POOL_CAPACITY = 100_000;
 import { useColor } from '../cli-io.js';
 import type { CliContext } from '../context.js';
 import { CliFailure, EXIT } from '../errors.js';
@@ -82,7 +85,7 @@ export function registerPolicyCommand(program: Command, ctx: CliContext): void {
     .command('check')
     .description('validate a policy file offline (no coordinator needed); exit 1 listing every problem by field')
     .argument('<file>', 'policy YAML file')
-    .option('--capacity <n>', 'pool size, to warn when the VO mins exceed it', wholeNumber('--capacity', 0))
+    .option('--capacity <n>', `pool size, 0 to ${MAX_POOL_CAPACITY}, to warn when the VO mins exceed it`, wholeNumber('--capacity', 0, MAX_POOL_CAPACITY))
     .action(async (file: string, opts: { capacity?: number }) => checkPolicy(ctx, file, opts.capacity));
   policy
     .command('apply')

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { OperationTiming } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { MAX_TIMINGS_LIMIT } from '../../api/request-limits.js';
 import { wholeNumber } from '../arg-parsers.js';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -35,7 +36,7 @@ export function registerTimingsCommand(program: Command, ctx: CliContext): void 
   program
     .command('timings')
     .description('phase timings per operation in the layout of the paper\'s Table 2 (deployments), Table 3 (--removals) or per layer as in Fig. 3 (--layers)')
-    .option('--limit <n>', 'only the most recent N operations of any kind (default: all)', wholeNumber('--limit', 1))
+    .option('--limit <n>', `only the most recent N operations of any kind, 1 to ${MAX_TIMINGS_LIMIT} (default: all)`, wholeNumber('--limit', 1, MAX_TIMINGS_LIMIT))
     .option('--removals', 'drains and removals (RC VMD DHR DKR …) instead of deployments')
     .option('--layers', 'succeeded deployments per layer as in the paper\'s Fig. 3 (machine, batch system, information system, meta-scheduler) next to its figures')
     .option('--json', 'print the operations (OperationTiming JSON) and the mean/median in ms; with --layers, the per-layer mean/median in ms')

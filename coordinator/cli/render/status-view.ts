@@ -35,17 +35,19 @@ export function renderPolicyStatus(policy: PolicyStatus | undefined, opts: ViewO
 /**
  * Lines for each VO whose deployments failed since its last success: how
  * many, whether the scaling loop still holds new ones back, the last error
- * (first line) and where to look.
+ * (first line: the coordinator writes what happened and what to do there)
+ * and what lifts the hold.
  */
 export function renderDeployHolds(vos: readonly VoStatus[], policyFile: string, opts: ViewOptions): string[] {
   return vos.filter((v) => v.deployFailures > 0).flatMap((v) => {
     const held = v.deployHeldUntilUnixMs > opts.nowMs
-      ? `new ones held back for ${formatDuration(v.deployHeldUntilUnixMs - opts.nowMs)} more`
+      ? `the scaling loop holds new ones back for ${formatDuration(v.deployHeldUntilUnixMs - opts.nowMs)} more`
       : 'new ones allowed again';
     return [
       `${v.vo}: ${v.deployFailures} deployment(s) failed since the last success; ${held}`,
       `  last error: ${v.lastDeployError.split('\n')[0] || '-'}`,
-      `  check the VO's appliance (vonode policy check ${policyFile || 'FILE'}) and the agent logs`,
+      `  the hold lifts when a deployment of ${v.vo} succeeds; one caused by its image or VM spec also lifts as soon as ` +
+        `the policy changes them (vonode policy check ${policyFile || 'FILE'})`,
     ];
   });
 }

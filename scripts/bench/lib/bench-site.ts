@@ -8,16 +8,17 @@ import { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
 import { channelCredentials, type TlsFiles } from '../../../shared/rpc/credentials.js';
 import { freePort } from '../../testbed/lib/free-port.js';
 import type { BenchChild, BenchProcesses } from './bench-processes.js';
+import { simulatedHostName } from './simulated-agent.js';
 
 /** Repository root. */
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
-/** Certificate name shared by every simulated agent (one certificate for the whole simulated fleet). */
-export const SIMULATED_AGENT_CERT = 'simulated-agent';
 
 /** How the site is built. */
 export interface BenchSiteOptions {
   dir: string;
   poolSize: number;
+  /** Simulated agents: each gets its own agent certificate named after its host (the coordinator binds a registration to it). */
+  agents: number;
   insecure: boolean;
   maxConcurrentTransfers: number;
   /** Extra node flags for the coordinator (e.g. --cpu-prof). */
@@ -54,8 +55,8 @@ function mtimes(dir: string, ext: string): number[] {
 }
 
 /**
- * The benchmark's site on loopback: mutual-TLS PKI (scripts/pki, one
- * certificate shared by all simulated agents) unless insecure, a file:///
+ * The benchmark's site on loopback: mutual-TLS PKI (scripts/pki, one role
+ * certificate per simulated agent) unless insecure, a file:///
  * appliance with its sha256, the bio 2 : fusion 5 policy, a large pool and
  * one real vonode-coordinator process.
  */
@@ -63,6 +64,8 @@ export class BenchSite {
   port = 0;
   metricsPort = 0;
   pki = '';
+  /** Time make-site-pki.sh took for the whole site (one certificate per simulated agent). */
+  pkiSeconds = 0;
   coordinator: BenchChild | undefined;
   entry = coordinatorEntry();
   private configFile = '';
@@ -82,7 +85,10 @@ export class BenchSite {
     this.pki = path.join(dir, 'pki');
     if (!insecure) {
       const san = 'DNS:localhost,IP:127.0.0.1';
-      await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, `coordinator:${san}`, 'cli', `${SIMULATED_AGENT_CERT}:${san}`]);
+      const agents = Array.from({ length: this.options.agents }, (_, i) => `${simulatedHostName(i + 1)}:${san}`);
+      const t0 = performance.now();
+      await runChecked(new ProcessRunner(), ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), this.pki, '--role', 'coordinator', `coordinator:${san}`, '--role', 'admin', 'cli', '--role', 'agent', ...agents]);
+      this.pkiSeconds = (performance.now() - t0) / 1000;
     }
     const bytes = randomBytes(1024 * 1024);
     const image = path.join(dir, 'appliance.img');

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { BenchChild, BenchProcesses } from './bench-processes.js';
-import { ROOT, SIMULATED_AGENT_CERT } from './bench-site.js';
+import { ROOT } from './bench-site.js';
 import { simulatedHostName } from './simulated-agent.js';
 
 /** One SIMULATED agent fleet process: which agents it runs and where it keeps their state. */
@@ -31,7 +31,7 @@ export function planFleet(agents: number, procs: number, dir: string): FleetSlic
 export function startFleet(processes: BenchProcesses, slice: FleetSlice, coordinatorPort: number, pkiDir: string | undefined): BenchChild {
   const args = [
     '--coordinator', `127.0.0.1:${coordinatorPort}`, '--first', String(slice.first), '--count', String(slice.count), '--state', slice.stateFile,
-    ...(pkiDir ? ['--tls-dir', pkiDir, '--tls-name', SIMULATED_AGENT_CERT] : ['--insecure']),
+    ...(pkiDir ? ['--tls-dir', pkiDir] : ['--insecure']),
   ];
   const script = path.join(ROOT, 'scripts/bench/lib/simulated-agent-fleet.ts');
   slice.child = processes.spawnNode(`simulated fleet ${slice.index}`, script, args, slice.logFile, { cwd: ROOT, stdoutPipe: true });

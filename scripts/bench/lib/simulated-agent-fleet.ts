@@ -8,7 +8,9 @@
 // same domains when it registers again.
 //
 // Usage (the benchmark starts it): node --import tsx scripts/bench/lib/simulated-agent-fleet.ts
-//   --coordinator 127.0.0.1:PORT --first 1 --count 125 --state FILE [--tls-dir DIR --tls-name NAME | --insecure]
+//   --coordinator 127.0.0.1:PORT --first 1 --count 125 --state FILE [--tls-dir DIR | --insecure]
+// With --tls-dir each simulated agent uses its own agent certificate DIR/<host>.pem (as a real
+// host would: the coordinator accepts a registration only as the certificate's CN).
 // Prints one JSON line to stdout: {"event":"listening","agents":N,"ms":T} once every server is bound.
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
@@ -24,7 +26,7 @@ const t0 = performance.now();
 const { values } = parseArgs({
   options: {
     coordinator: { type: 'string' }, first: { type: 'string', default: '1' }, count: { type: 'string', default: '125' },
-    state: { type: 'string' }, 'tls-dir': { type: 'string' }, 'tls-name': { type: 'string', default: 'simulated-agent' },
+    state: { type: 'string' }, 'tls-dir': { type: 'string' },
     insecure: { type: 'boolean', default: false },
   },
 });
@@ -36,9 +38,9 @@ const coordinator = values.coordinator;
 const stateFile = values.state;
 const first = Number(values.first);
 const count = Number(values.count);
-const tls: TlsFiles | undefined = values['tls-dir']
-  ? { ca: path.join(values['tls-dir'], 'ca.pem'), cert: path.join(values['tls-dir'], `${values['tls-name']}.pem`), key: path.join(values['tls-dir'], `${values['tls-name']}-key.pem`) }
-  : undefined;
+const tlsDir = values['tls-dir'];
+const tlsOf = (name: string): TlsFiles | undefined =>
+  tlsDir ? { ca: path.join(tlsDir, 'ca.pem'), cert: path.join(tlsDir, `${name}.pem`), key: path.join(tlsDir, `${name}-key.pem`) } : undefined;
 // Warnings only (a failing registration is worth seeing); the parent sends stderr to a log file.
 const logger = createLogger('simulated-agent-fleet', process.env['VONODE_LOG_LEVEL'] ?? 'warn');
 
@@ -67,10 +69,10 @@ const scheduleSave = (): void => {
   }, 50);
 };
 
-const serverCreds = serverCredentials(tls, values.insecure, 'simulated agent');
-const clientCreds = channelCredentials(tls, values.insecure, 'simulated agent → coordinator');
 for (let i = first; i < first + count; i++) {
   const name = simulatedHostName(i);
+  const serverCreds = serverCredentials(tlsOf(name), values.insecure, 'simulated agent');
+  const clientCreds = channelCredentials(tlsOf(name), values.insecure, 'simulated agent → coordinator', { role: 'coordinator' });
   // Its own subchannel pool: each simulated agent gets its own TCP connection, as separate hosts would.
   const client = new CoordinatorClient(coordinator, clientCreds, { ...COORDINATOR_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
   const saved = previous[name];

@@ -62,6 +62,8 @@ export class AgentHost {
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.ns.hostsDir, leaseFile: this.ns.leaseFile, logFile: this.ns.logFile } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.ns.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '120s' },
+      // The agent fetches only from its allowed sources: here the host's own repository.
+      images: { sources: [`${this.imageUrl}/`] },
       ...this.options.agentConfig,
     };
     const configFile = path.join(this.options.workDir, 'agent.yaml');

@@ -14,6 +14,8 @@ export interface PhysicalHostSite {
   pki: string;
   /** The coordinator's gRPC address. */
   coordinator: string;
+  /** URL prefixes of the site's image repository: the agent's images.sources. */
+  imageSources: readonly string[];
 }
 
 /** What is left of guests on a host: each list should be empty once every node is gone. */
@@ -114,7 +116,7 @@ export class PhysicalHost {
   }
 
   private async startAgent(): Promise<void> {
-    const tls = (n: string): Record<string, string> => ({ ca: path.join(this.site.pki, 'ca.pem'), cert: path.join(this.site.pki, `${n}.pem`), key: path.join(this.site.pki, `${n}-key.pem`) });
+    const tls = (n: string): Record<string, string> => ({ ca: path.join(this.site.pki, 'ca.pem'), cert: path.join(this.site.pki, `${n}.pem`), key: path.join(this.site.pki, `${n}-key.pem`), crl: path.join(this.site.pki, 'crl.pem') });
     const configFile = path.join(this.dir, 'agent.yaml');
     await writeFile(configFile, stringify({
       listen: this.agentAddress,
@@ -123,6 +125,7 @@ export class PhysicalHost {
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.hostsDir, leaseFile: this.leaseFile, logFile: this.dnsmasqLog } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '180s', memoryReserve: '256MiB' },
+      images: { sources: this.site.imageSources },
       tls: tls(this.name),
       coordinator: { address: this.site.coordinator, advertise: this.agentAddress },
     }));

@@ -84,6 +84,6 @@ export function testbedCoordinatorConfig(c: CoordinatorInput): Record<string, un
     batchSystem: { kind: 'sge', scalingInterval: '1s', sge: { root: c.sgeRoot, cell: c.sge.cell, binDir: '/usr/lib/gridengine', placeholderHost: c.sge.master } },
     infosys: { ldapUrl: c.bdiiUrl, pollInterval: '250ms' },
     gridway: { waitForMad: true },
-    tls: { ca: path.join(c.pki, 'ca.pem'), cert: path.join(c.pki, 'coordinator.pem'), key: path.join(c.pki, 'coordinator-key.pem') },
+    tls: { ca: path.join(c.pki, 'ca.pem'), cert: path.join(c.pki, 'coordinator.pem'), key: path.join(c.pki, 'coordinator-key.pem'), crl: path.join(c.pki, 'crl.pem') },
   };
 }

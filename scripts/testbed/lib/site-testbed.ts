@@ -108,7 +108,7 @@ export class SiteTestbed {
     await this.startBdii();
     await this.startGwd();
     for (let i = 0; i < this.o.hosts; i++) {
-      const host = new PhysicalHost(this.hostName(i), hostIps[i]!, path.join(this.o.dir, 'hosts', this.hostName(i)), { sge: this.sge, pki: this.pki, coordinator: this.coordinatorAddress }, this.runner);
+      const host = new PhysicalHost(this.hostName(i), hostIps[i]!, path.join(this.o.dir, 'hosts', this.hostName(i)), { sge: this.sge, pki: this.pki, coordinator: this.coordinatorAddress, imageSources: [`http://${this.frontendIp}:${IMAGE_PORT}/`] }, this.runner);
       this.hosts.push(host);
       this.say(`starting physical host ${host.name} (${host.ip}): bridge br0 on the LAN, dnsmasq, vonode-agent (QEMU, TCG)`);
       await mkdir(host.dir, { recursive: true });
@@ -180,7 +180,11 @@ export class SiteTestbed {
   }
 
   private async makePki(hostIps: readonly string[]): Promise<void> {
-    const names = [`coordinator:IP:${this.frontendIp},DNS:${this.sge.master}`, 'cli', ...hostIps.map((ip, i) => `${this.hostName(i)}:IP:${ip}`)];
+    // One certificate per party, each with its role (docs/access.md): the CLI is the site admin, GridWay's MAD and the BDII provider only read.
+    const names = [
+      '--role', 'coordinator', `coordinator:IP:${this.frontendIp},DNS:${this.sge.master}`, '--role', 'admin', 'cli',
+      '--role', 'gridway', 'gridway', '--role', 'infosys', 'infosys', '--role', 'agent', ...hostIps.map((ip, i) => `${this.hostName(i)}:IP:${ip}`),
+    ];
     await runChecked(this.runner, ['bash', path.join(REPO, 'scripts/pki/make-site-pki.sh'), this.pki, ...names]);
   }
 
@@ -231,15 +235,15 @@ export class SiteTestbed {
     const providerDir = path.join(this.o.dir, 'bdii-provider');
     await mkdir(providerDir, { recursive: true });
     await chmod(providerDir, 0o755);
-    // BDII runs its provider as openldap with an empty environment: the config and the cli certificate must be its to read.
-    for (const f of ['ca.pem', 'cli.pem', 'cli-key.pem']) {
+    // BDII runs its provider as openldap with an empty environment: the config and the infosys certificate must be its to read.
+    for (const f of ['ca.pem', 'infosys.pem', 'infosys-key.pem']) {
       await copyFile(path.join(this.pki, f), path.join(providerDir, f));
       await runChecked(this.runner, ['chown', 'openldap', path.join(providerDir, f)]).catch(() => undefined);
     }
     const conf = path.join(providerDir, 'provider.conf');
     await writeFile(conf, [
       `VONODE_COORDINATOR=${this.coordinatorAddress}`,
-      `VONODE_TLS_CA=${providerDir}/ca.pem`, `VONODE_TLS_CERT=${providerDir}/cli.pem`, `VONODE_TLS_KEY=${providerDir}/cli-key.pem`,
+      `VONODE_TLS_CA=${providerDir}/ca.pem`, `VONODE_TLS_CERT=${providerDir}/infosys.pem`, `VONODE_TLS_KEY=${providerDir}/infosys-key.pem`,
       `VONODE_GLUE_ARGS=--glue13 --ce-host ${this.sge.master} --timeout 10`,
       // the compiled CLI: BDII runs the provider every cycle, and node + tsx would cost ~0.3 s more each time
       `VONODE_CLI=${builtNode('coordinator/cli/main.ts').join(' ')}`, '',
@@ -252,7 +256,7 @@ export class SiteTestbed {
 
   /** argv of GridWay's MAD as gwd.conf would start it (one args word, as gwd passes it). */
   private madArgv(): string[] {
-    const [ca, cert, key] = ['ca.pem', 'cli.pem', 'cli-key.pem'].map((f) => path.join(this.pki, f));
+    const [ca, cert, key] = ['ca.pem', 'gridway.pem', 'gridway-key.pem'].map((f) => path.join(this.pki, f));
     return builtNode('coordinator/gridway/main.ts', [`--coordinator ${this.coordinatorAddress} --ca ${ca} --cert ${cert} --key ${key} --lrms sge`]);
   }
 

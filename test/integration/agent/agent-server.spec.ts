@@ -21,9 +21,9 @@ describe('vonode-agent gRPC server: health, reflection, mutual TLS', () => {
   before(async () => {
     const dir = await tempDir('vonode-srv-');
     pki = path.join(dir, 'pki');
-    await runChecked(new ProcessRunner(), [path.resolve('scripts/pki/make-site-pki.sh'), pki, 'agent:DNS:localhost,IP:127.0.0.1', 'cli']);
+    await runChecked(new ProcessRunner(), [path.resolve('scripts/pki/make-site-pki.sh'), pki, '--role', 'agent', 'agent:DNS:localhost,IP:127.0.0.1', '--role', 'reader', 'cli']);
     const other = path.join(dir, 'other-pki');
-    await runChecked(new ProcessRunner(), [path.resolve('scripts/pki/make-site-pki.sh'), other, 'intruder']);
+    await runChecked(new ProcessRunner(), [path.resolve('scripts/pki/make-site-pki.sh'), other, '--role', 'coordinator', 'intruder']);
     await writeFile(path.join(dir, 'leases'), '');
     const config = parseAgentConfig(`
 listen: 127.0.0.1:0

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
 import { parseAgentConfig } from '../../../agent/config.js';
 import { ConfigError } from '../../../shared/config/load-yaml.js';
 
@@ -29,6 +30,14 @@ describe('agent/config', () => {
       'hypervisor: { driver: simulated }\ndhcp: { backend: isc-dhcpd, iscDhcpd: { hostsFile: /a, mainConfig: /b, logFile: /c, reloadCommand: ["true"] } }\n',
       /hypervisor\.simulated\.leaseFile: is required unless dhcp\.backend is dnsmasq/],
     ['a relative simulated lease file', minimal + 'hypervisor: { simulated: { leaseFile: leases } }\n', /hypervisor\.simulated\.leaseFile/],
+    ['an image source without a trailing slash', minimal + 'images: { sources: [http://repo/appliances] }\n', /images\.sources\.0: http:\/\/repo\/appliances must end with '\/'/],
+    ['an image source with credentials', minimal + 'images: { sources: ["https://u:p@repo/"] }\n', /images\.sources\.0: .*credentials/],
+    ['an image source with a query', minimal + 'images: { sources: ["http://repo/a/?token=x"] }\n', /images\.sources\.0: .*query/],
+    ['an ftp image source', minimal + 'images: { sources: ["ftp://repo/a/"] }\n', /images\.sources\.0: .*only http, https and file/],
+    ['a file image source with a host', minimal + 'images: { sources: ["file://nas/srv/a/"] }\n', /images\.sources\.0: .*with a host/],
+    ['the whole file system as an image source', minimal + 'images: { sources: ["file:///"] }\n', /images\.sources\.0: .*every file of this host/],
+    ['an image source not in normal form', minimal + 'images: { sources: ["http://repo/x/../a/"] }\n', /images\.sources\.0: .*write it as http:\/\/repo\/a\//],
+    ['a bad partialTtl', minimal + 'images: { partialTtl: forever }\n', /images\.partialTtl/],
   ];
   for (const [what, text, message] of bad) {
     it(`refuses ${what}, naming the field`, () => {
@@ -41,6 +50,19 @@ describe('agent/config', () => {
     expect(c.hypervisor.simulated).to.deep.equal({ startDelay: 50, bootDelay: 1000, failStart: false });
     expect(c.coordinator).to.deep.equal({ address: 'unix:/run/vonode/coord.sock', advertise: '10.0.0.2:7070' });
     expect(parseAgentConfig(minimal).coordinator).to.equal(undefined);
+  });
+
+  it('fetches from no image source by default, and takes http, https and file prefixes', () => {
+    expect(parseAgentConfig(minimal).images).to.deep.include({ sources: [], partialTtl: 15 * 60_000 });
+    const sources = ['http://10.130.0.1:8080/appliances/', 'https://repo.site/', 'file:///srv/vonode/appliances/'];
+    const c = parseAgentConfig(minimal + `images: { sources: [${sources.join(', ')}], partialTtl: 5m }\n`);
+    expect(c.images.sources).to.deep.equal(sources);
+    expect(c.images.partialTtl).to.equal(300_000);
+  });
+
+  it('parses docs/agent.example.yaml (the documented defaults are valid)', async () => {
+    const text = await readFile(new URL('../../../docs/agent.example.yaml', import.meta.url), 'utf8');
+    expect(parseAgentConfig(text, 'docs/agent.example.yaml').images).to.deep.include({ sources: [], partialTtl: 15 * 60_000 });
   });
 
   it('accepts a unix socket listen address', () => {

@@ -23,7 +23,28 @@ describe('coordinator/config', () => {
     ['downAfter not above the heartbeat', `${base}agents: { heartbeatInterval: 2s, downAfter: 1s }\n`, /agents\.downAfter/],
     ['an unknown key', `${base}pools: []\n`, /pools/],
     ['no pool', `policyFile: /p\n`, /pool/],
+    // Every number has bounds, and a refusal states them.
+    ['maxAttempts 0', `${base}deploy: { maxAttempts: 0 }\n`, /deploy\.maxAttempts: must be a whole number from 1 to 100/],
+    ['maxAttempts 1e20', `${base}deploy: { maxAttempts: 1e20 }\n`, /deploy\.maxAttempts: must be a whole number from 1 to 100/],
+    ['maxConcurrentTransfers 1001', `${base}deploy: { maxConcurrentTransfers: 1001 }\n`, /deploy\.maxConcurrentTransfers: must be a whole number from 1 to 1000/],
+    ['maxConcurrentTransfers .inf', `${base}deploy: { maxConcurrentTransfers: .inf }\n`, /deploy\.maxConcurrentTransfers: must be a whole number from 1 to 1000/],
+    ['a phase timeout beyond a timer', `${base}deploy: { phaseTimeouts: { PT: 1000h } }\n`, /deploy\.phaseTimeouts\.PT: must be from 100ms to 168h/],
+    ['a phase timeout beyond 2^53 ms', `${base}deploy: { phaseTimeouts: { VMR: 99999999999999999999h } }\n`, /deploy\.phaseTimeouts\.VMR: "99999999999999999999h" is too large \(over 2\^53 ms\): it must be from 100ms to 168h/],
+    ['a phase timeout of 1e400s', `${base}deploy: { phaseTimeouts: { CR: 1e400s } }\n`, /deploy\.phaseTimeouts\.CR: "1e400s" is not a duration/],
+    ['a negative shutdownTimeout', `${base}deploy: { shutdownTimeout: -1 }\n`, /deploy\.shutdownTimeout: -1 is negative/],
+    ['a heartbeat of 1ms', `${base}agents: { heartbeatInterval: 1ms, downAfter: 1s }\n`, /agents\.heartbeatInterval: must be from 50ms to 10m/],
+    ['a scalingInterval of 2h', `${base}batchSystem: { kind: slurm, scalingInterval: 2h, slurm: {} }\n`, /batchSystem\.scalingInterval: must be from 100ms to 1h/],
+    ['an infosys pollInterval of 0', `${base}infosys: { ldapUrl: "ldap://h:2170", pollInterval: 0 }\n`, /infosys\.pollInterval: must be from 10ms to 1m/],
+    ['a listen port above 65535', `${base}listen: 127.0.0.1:70000\n`, /listen: the port must be from 0 to 65535/],
+    ['a metrics port above 65535', `${base}metrics: { listen: "127.0.0.1:99999" }\n`, /metrics\.listen: the port must be from 0 to 65535/],
   ];
+  it('accepts each number at its bounds', () => {
+    const c = parseCoordinatorConfig(`${base}listen: 0.0.0.0:65535\nagents: { heartbeatInterval: 50ms, downAfter: 1h }\n` +
+      'deploy: { maxAttempts: 100, maxConcurrentTransfers: 1000, shutdownTimeout: 0, phaseTimeouts: { PT: 168h, CR: 100ms } }\n');
+    expect(c.deploy).to.deep.include({ maxAttempts: 100, maxConcurrentTransfers: 1000, shutdownTimeout: 0 });
+    expect(c.deploy.phaseTimeouts.PT).to.equal(168 * 3_600_000);
+  });
+
   for (const [what, text, message] of bad) {
     it(`refuses ${what}, naming the field`, () => {
       expect(() => parseCoordinatorConfig(text)).to.throw(ConfigError, message);

@@ -99,6 +99,16 @@ describe('vonode CLI (spawned) against CannedCoordinatorDouble', function () {
     }
   });
 
+  it('refuses out-of-range numbers before any RPC (exit 2): nothing reaches the coordinator', async () => {
+    const calls = double.calls.length;
+    for (const argv of [['deploy', '--vo', 'bio', '--count', '99999999999'], ['deploy', '--vo', 'bio', '--count', '1001'], ['timings', '--limit', '10001']]) {
+      const r = await vonode([...at, ...argv]);
+      expect(r.code, argv.join(' ')).to.equal(2);
+      expect(r.err).to.match(/takes a whole number from 1 to (1000|10000), not "/);
+    }
+    expect(double.calls.length).to.equal(calls);
+  });
+
   it('drain and remove follow their operation to the end', async () => {
     const drain = await vonode([...at, 'drain', 'vo-bio-01']);
     expect(drain.code, drain.err).to.equal(0);
@@ -211,8 +221,8 @@ describe('vonode CLI (spawned) over mutual TLS', function () {
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'vonode-cli-pki-'));
     const pki = path.join(ROOT, 'scripts/pki/make-site-pki.sh');
-    await promisify(execFile)(pki, [path.join(dir, 'site'), 'coordinator:DNS:localhost,IP:127.0.0.1', 'admin']);
-    await promisify(execFile)(pki, [path.join(dir, 'other'), 'intruder']);
+    await promisify(execFile)(pki, [path.join(dir, 'site'), '--role', 'coordinator', 'coordinator:DNS:localhost,IP:127.0.0.1', '--role', 'admin', 'admin']);
+    await promisify(execFile)(pki, [path.join(dir, 'other'), '--role', 'admin', 'intruder']);
     const file = (name: string): Promise<Buffer> => readFile(path.join(dir, 'site', name));
     double = new CannedCoordinatorDouble();
     address = await double.start(

@@ -60,7 +60,7 @@ describe('vonode-gw-im-mad with a real coordinator and agents (gwd harness)', fu
     client = site.client();
     await until('2 agents up', upHosts);
     const pki = site.pki;
-    const args = `-c 127.0.0.1:${site.coordinatorPort} --ca ${pki}/ca.pem --cert ${pki}/cli.pem --key ${pki}/cli-key.pem --lrms sge --timeout 3`;
+    const args = `-c 127.0.0.1:${site.coordinatorPort} --ca ${pki}/ca.pem --cert ${pki}/gridway.pem --key ${pki}/gridway-key.pem --lrms sge --timeout 3`;
     gwd = new GwdHarness({ args });
     gwd.start();
   });

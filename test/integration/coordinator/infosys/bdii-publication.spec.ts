@@ -96,14 +96,14 @@ describe('BDII publication of a real site (coordinator + agents + BDII, vonode-p
     cliEnv = {
       VONODE_COORDINATOR: `127.0.0.1:${site.coordinatorPort}`,
       VONODE_TLS_CA: path.join(site.pki, 'ca.pem'),
-      VONODE_TLS_CERT: path.join(site.pki, 'cli.pem'),
-      VONODE_TLS_KEY: path.join(site.pki, 'cli-key.pem'),
+      VONODE_TLS_CERT: path.join(site.pki, 'infosys.pem'),
+      VONODE_TLS_KEY: path.join(site.pki, 'infosys-key.pem'),
     };
-    // The provider runs as openldap: its config and the cli certificate must be readable by it,
+    // The provider runs as openldap: its config and the infosys certificate must be readable by it,
     // as an operator would install them (/etc/vonode/…), here in a private dir.
     providerDir = await tempDir('vonode-bdii-provider-');
     await exec('chmod', ['755', providerDir]);
-    for (const f of ['ca.pem', 'cli.pem', 'cli-key.pem']) {
+    for (const f of ['ca.pem', 'infosys.pem', 'infosys-key.pem']) {
       await exec('install', ['-o', 'openldap', '-m', f.endsWith('key.pem') ? '400' : '444', path.join(site.pki, f), path.join(providerDir, f)]);
     }
     const conf = path.join(providerDir, 'provider.conf');
@@ -111,8 +111,8 @@ describe('BDII publication of a real site (coordinator + agents + BDII, vonode-p
       '# vonode-provider config of the integration test',
       `VONODE_COORDINATOR=127.0.0.1:${site.coordinatorPort}`,
       `VONODE_TLS_CA=${providerDir}/ca.pem`,
-      `VONODE_TLS_CERT=${providerDir}/cli.pem`,
-      `VONODE_TLS_KEY=${providerDir}/cli-key.pem`,
+      `VONODE_TLS_CERT=${providerDir}/infosys.pem`,
+      `VONODE_TLS_KEY=${providerDir}/infosys-key.pem`,
       'VONODE_GLUE_ARGS=--glue13 --timeout 20',
       '',
     ].join('\n'), { mode: 0o644 });

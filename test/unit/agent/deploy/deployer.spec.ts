@@ -79,6 +79,36 @@ describe('agent/deploy/Deployer', () => {
     expect(await t.store.get('vwn-bio-001')).to.deep.equal(before);
   });
 
+  // Each case: a second VM that shares one identity with the first (the other two differ).
+  const clashes: Array<[string, (first: ReturnType<typeof vmSpec>) => ReturnType<typeof vmSpec>, RegExp]> = [
+    ['IP', (a) => vmSpec('vwn-bio-002', 2, { ip: a.ip }), /vm\.ip 10\.77\.0\.11 is already held by domain vn-vwn-bio-001 \(hostname vwn-bio-001/],
+    ['MAC', (a) => vmSpec('vwn-bio-002', 2, { mac: a.mac }), /vm\.mac 52:54:00:77:00:01 is already held by domain vn-vwn-bio-001 \(hostname vwn-bio-001/],
+  ];
+  for (const [what, second, message] of clashes) {
+    it(`refuses a VM whose ${what} a domain of this host holds, also when both requests arrive at once`, async () => {
+      const t = await setup();
+      const a = vmSpec('vwn-bio-001', 1);
+      // Sequential: the first is running.
+      await t.deployer.deploy({ spec: a }, () => undefined);
+      const err = await t.deployer.deploy({ spec: second(a) }, () => undefined).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(AlreadyExistsError);
+      expect((err as Error).message).to.match(message);
+      expect(await t.store.list()).to.have.length(1);
+      expect([...t.dhcp.reservations.keys()]).to.deep.equal(['vwn-bio-001']);
+
+      // Concurrent, on a fresh host: exactly one passes admission; the loser names the winner.
+      const c = await setup();
+      const results = await Promise.allSettled([c.deployer.deploy({ spec: a }, () => undefined), c.deployer.deploy({ spec: second(a) }, () => undefined)]);
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(failed, 'one of the two is refused').to.have.length(1);
+      expect(failed[0]!.reason).to.be.instanceOf(AlreadyExistsError);
+      const winner = results[0]!.status === 'fulfilled' ? 'vwn-bio-001' : 'vwn-bio-002';
+      expect((failed[0]!.reason as Error).message).to.contain(`domain vn-${winner} (hostname ${winner}`);
+      expect((await c.store.list()).map((r) => r.hostname)).to.deep.equal([winner]);
+      expect([...c.dhcp.reservations.keys()]).to.deep.equal([winner]);
+    });
+  }
+
   it('refuses a VM that does not fit free memory with RESOURCE_EXHAUSTED and a reason', async () => {
     const t = await setup();
     t.facts.facts = { ...t.facts.facts, memoryAvailableBytes: 512 * 1024 ** 2 };

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { operationTimings } from '../../../../coordinator/api/site-views.js';
+import { operationTimings, siteStatus, wireWeight, type SiteViewDeps } from '../../../../coordinator/api/site-views.js';
+import type { PolicyWatcher } from '../../../../coordinator/policy/policy-watcher.js';
+import { StatusResponse } from '../../../../shared/gen/vonode/v1/coordinator.js';
 import type { OperationRecord, PhaseRow } from '../../../../coordinator/store/records.js';
 import type { PhaseName } from '../../../../shared/phases.js';
 
@@ -74,5 +76,29 @@ describe('coordinator/api/operationTimings', () => {
     expect(total(phase('CR', 0, 100, AGENT_MONO).slice(0, 1))).to.equal(0);
     const old = phase('CR', -60_000, 100, AGENT_MONO).map((r) => ({ ...r, attempt: 0 }));
     expect(total([...old, ...deployRows()])).to.equal(15_600);
+  });
+});
+
+describe('coordinator/api/siteStatus', () => {
+  const policy = {
+    current: { vos: [{ name: 'bio', weight: 1.5, min: 0 }, { name: 'fusion', weight: 0.25, min: 1 }] },
+    status: () => ({ file: '/etc/vonode/policy.yaml', loadedAtUnixMs: 1, sha256: 'ab' }),
+  } as unknown as PolicyWatcher;
+  const deps = {
+    site: 's', startedUnixMs: 1, store: { nodes: () => [] }, pool: { total: 4 }, registry: { list: () => [] }, policy,
+    depth: () => ({ queued: 0, running: 0 }), targets: () => new Map(),
+    deployHolds: () => new Map([['bio', { failures: 1, untilMs: 9, lastError: 'image of bio failed verification on phys-01: fix the repository or the policy\'s sha256' }]]),
+  } as unknown as SiteViewDeps;
+
+  it('sends fractional weights rounded (VoStatus.weight is uint32; 1.5 would fail Status), never 0', () => {
+    expect([wireWeight(1.5), wireWeight(0.25), wireWeight(2), wireWeight(1e6)]).to.deep.equal([2, 1, 2, 1e6]);
+    const status = siteStatus(deps);
+    expect(status.vos.map((v) => v.weight)).to.deep.equal([2, 1]);
+    expect(() => StatusResponse.encode(status).finish()).to.not.throw();
+  });
+
+  it('carries each VO\'s hold and its reason', () => {
+    const bio = siteStatus(deps).vos[0]!;
+    expect(bio).to.deep.include({ deployFailures: 1, deployHeldUntilUnixMs: 9, lastDeployError: 'image of bio failed verification on phys-01: fix the repository or the policy\'s sha256' });
   });
 });

@@ -64,12 +64,12 @@ describe('coordinator/cli/render: tables, status, events, JSON', () => {
     const out = renderStatus(status, 'c:1', { nowMs: NOW, color: false });
     const at = out.findIndex((l) => l.startsWith('bio: '));
     expect(out.slice(at)).to.deep.equal([
-      'bio: 3 deployment(s) failed since the last success; new ones held back for 35s more',
+      'bio: 3 deployment(s) failed since the last success; the scaling loop holds new ones back for 35s more',
       '  last error: phys01: PT: GET http://repo/bio.qcow2: HTTP 404',
-      "  check the VO's appliance (vonode policy check /etc/vonode/policy.yaml) and the agent logs",
+      '  the hold lifts when a deployment of bio succeeds; one caused by its image or VM spec also lifts as soon as the policy changes them (vonode policy check /etc/vonode/policy.yaml)',
       'fusion: 1 deployment(s) failed since the last success; new ones allowed again',
       '  last error: phys02: VMR timed out',
-      "  check the VO's appliance (vonode policy check /etc/vonode/policy.yaml) and the agent logs",
+      '  the hold lifts when a deployment of fusion succeeds; one caused by its image or VM spec also lifts as soon as the policy changes them (vonode policy check /etc/vonode/policy.yaml)',
     ]);
   });
 

@@ -35,7 +35,7 @@ describe('coordinator/planner/DeployBackoff', () => {
     // Submitted together with the first, failing later (even after the hold ended): same cause, same step.
     expect(b.record(failed('bio', 0, 'second'), 3_000)).to.equal(undefined);
     expect(b.record(failed('bio', 500, 'third'), 8_000)).to.equal(undefined);
-    expect(b.snapshot().get('bio')).to.deep.equal({ failures: 3, rounds: 1, sinceMs: 1_000, delayMs: 5_000, untilMs: 6_000, lastError: 'third' });
+    expect(b.snapshot().get('bio')).to.deep.equal({ failures: 3, rounds: 1, sinceMs: 1_000, delayMs: 5_000, untilMs: 6_000, lastError: 'third', cause: 'other' });
     expect(b.isHeld('bio', 8_000)).to.equal(false);
     // One submitted after the hold began fails: the next step.
     expect(b.record(failed('bio', 6_000), 9_000)).to.include({ failures: 4, rounds: 2, delayMs: 10_000, untilMs: 19_000 });

@@ -25,6 +25,14 @@ function problems(r: PolicyCheckResult): PolicyProblem[] {
 }
 
 describe('coordinator/policy/checkPolicyText', () => {
+  it('accepts every number at its ceiling: 4TiB of memory, 256 vCPUs, weight 1e6, 100000 nodes and slots, 168h', () => {
+    const text = 'cooldowns: { scaleUp: 168h, scaleDown: 168h }\nidleBeforeDrain: 168h\nvos:\n' +
+      vo('bio', 'weight: 1000000, min: 100000, max: 100000, slotsPerNode: 100000, queue: q, vm: { vcpus: 256, memory: 4TiB }', `disk: { url: http://h/x, sha256: ${SHA}, size: 16TiB }`);
+    const r = checkPolicyText(text, 'policy.yaml');
+    if (!r.ok) throw new Error(r.problems.map(formatProblem).join('; '));
+    expect(r.policy.vos[0]!.vm).to.deep.equal({ vcpus: 256, memoryMb: 4 * 1024 * 1024 });
+  });
+
   it('accepts a valid policy and notes the mins as a warning', () => {
     const r = checkPolicyText(VALID, 'policy.yaml');
     expect(r.ok).to.equal(true);
@@ -76,6 +84,22 @@ describe('coordinator/policy/checkPolicyText', () => {
     ['appliance a string', 'vos:\n  bio: { max: 1, queue: q, appliance: x }\n', 'vos.bio.appliance', /must be a mapping of fields \(key: value\), not a string/],
     ['bad duration', VALID + 'cooldowns: { scaleDown: later }\n', 'cooldowns.scaleDown', /not a duration like 500ms, 30s/],
     ['odd memory', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { memory: 1000MB }'), 'vos.bio.vm.memory', /whole number of MiB/],
+    // Bounds: every number has a ceiling, stated in the message.
+    ['memory 99999999TiB', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { memory: 99999999TiB }'), 'vos.bio.vm.memory', /must be from 64MiB to 4TiB \(agents refuse larger VMs\)/],
+    ['memory 4TiB + 1MiB', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { memory: 4194305MiB }'), 'vos.bio.vm.memory', /must be from 64MiB to 4TiB/],
+    ['memory beyond 2^53 bytes', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { memory: 99999999999999999999TiB }'), 'vos.bio.vm.memory', /too large \(over 2\^53 bytes\): it must be from 64MiB to 4TiB/],
+    ['memory .inf', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { memory: .inf }'), 'vos.bio.vm.memory', /not a finite number of bytes/],
+    ['vcpus 257', 'vos:\n' + vo('bio', 'max: 1, queue: q, vm: { vcpus: 257 }'), 'vos.bio.vm.vcpus', /from 1 to 256/],
+    ['weight .inf', 'vos:\n' + vo('bio', 'weight: .inf, max: 1, queue: q'), 'vos.bio.weight', /number above 0/],
+    ['weight 1e7', 'vos:\n' + vo('bio', 'weight: 1e7, max: 1, queue: q'), 'vos.bio.weight', /at most 1000000; only the ratios/],
+    ['max 100001', 'vos:\n' + vo('bio', 'max: 100001, queue: q'), 'vos.bio.max', /at most 100000 nodes/],
+    ['min 1e20', 'vos:\n' + vo('bio', 'min: 1e20, max: 1, queue: q'), 'vos.bio.min', /whole number of nodes/],
+    ['slotsPerNode 100001', 'vos:\n' + vo('bio', 'max: 1, slotsPerNode: 100001, queue: q'), 'vos.bio.slotsPerNode', /at most 100000 job slots/],
+    ['disk size 17TiB', 'vos:\n' + vo('bio', 'max: 1, queue: q', `disk: { url: http://h/x, sha256: ${SHA}, size: 17TiB }`), 'vos.bio.appliance.disk.size', /must be from 0B to 16TiB/],
+    ['a cooldown of 8 days', VALID + 'cooldowns: { scaleUp: 192h }\n', 'cooldowns.scaleUp', /must be from 0ms to 168h/],
+    ['idleBeforeDrain 1e400s', VALID + 'idleBeforeDrain: 1e400s\n', 'idleBeforeDrain', /not a duration like 500ms/],
+    ['idleBeforeDrain beyond 2^53 ms', VALID + 'idleBeforeDrain: 99999999999999999999h\n', 'idleBeforeDrain', /too large/],
+    ['a VO name with _', 'vos:\n' + vo('bio_x', 'max: 1, queue: q'), 'vos.bio_x', /^"bio_x" is not a VO name: use a lowercase letter then up to 30 of a-z, 0-9, - \(e\.g\. bio, fusion-2\)$/],
   ];
   for (const [what, text, path, message] of refused) {
     it(`refuses ${what}, naming ${path} and what to do`, () => {

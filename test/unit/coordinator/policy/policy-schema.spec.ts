@@ -75,6 +75,17 @@ describe('coordinator/policy/policySchema', () => {
     ['initrd without kernel', { vos: { bio: vo({ appliance: { disk: { url: 'http://h/x', sha256: SHA }, initrd: { url: 'http://h/i', sha256: SHA } } }) } }, 'vos.bio.appliance.initrd'],
     ['cmdline without kernel', { vos: { bio: vo({ appliance: { disk: { url: 'http://h/x', sha256: SHA }, cmdline: 'ro' } }) } }, 'vos.bio.appliance.cmdline'],
     ['cmdline with a quote', { vos: { bio: vo({ appliance: { disk: { url: 'http://h/x', sha256: SHA }, kernel: { url: 'http://h/k', sha256: SHA }, cmdline: 'a"b' } }) } }, 'vos.bio.appliance.cmdline'],
+    ['memory above 4TiB', { vos: { bio: vo({ vm: { memory: '99999999TiB' } }) } }, 'vos.bio.vm.memory'],
+    ['vcpus 257', { vos: { bio: vo({ vm: { vcpus: 257 } }) } }, 'vos.bio.vm.vcpus'],
+    ['weight Infinity', { vos: { bio: vo({ weight: Infinity }) } }, 'vos.bio.weight'],
+    ['weight NaN', { vos: { bio: vo({ weight: NaN }) } }, 'vos.bio.weight'],
+    ['weight above 1e6', { vos: { bio: vo({ weight: 1e6 + 1 }) } }, 'vos.bio.weight'],
+    ['max above 100000', { vos: { bio: vo({ max: 100_001 }) } }, 'vos.bio.max'],
+    ['min beyond 2^53', { vos: { bio: vo({ min: 2 ** 60, max: 2 ** 60 }) } }, 'vos.bio.min'],
+    ['slotsPerNode above 100000', { vos: { bio: vo({ slotsPerNode: 100_001 }) } }, 'vos.bio.slotsPerNode'],
+    ['scaleDown above 7 days', { vos: { bio: vo() }, cooldowns: { scaleDown: '169h' } }, 'cooldowns.scaleDown'],
+    ['idleBeforeDrain Infinity', { vos: { bio: vo() }, idleBeforeDrain: Infinity }, 'idleBeforeDrain'],
+    ['disk size beyond 16TiB', { vos: { bio: vo({ appliance: { disk: { url: 'http://h/x', sha256: SHA, size: '17TiB' } } }) } }, 'vos.bio.appliance.disk.size'],
     ['size on kernel', { vos: { bio: vo({ appliance: { disk: { url: 'http://h/x', sha256: SHA }, kernel: { url: 'http://h/k', sha256: SHA, size: 1 } } }) } }, 'vos.bio.appliance.kernel'],
   ];
   for (const [what, input, path] of refused) {

@@ -37,6 +37,7 @@ stateDir: ${dir}/state
 hypervisor: { driver: simulated, simulated: { startDelay: 20ms, bootDelay: 100ms ${simulated} } }
 dhcp: { dnsmasq: { hostsDir: ${dir}/hosts, leaseFile: ${dir}/leases } }
 deploy: { vmrTimeout: 10s, shutdownTimeout: 2s, memoryReserve: 0 }
+images: { sources: ["${pathToFileURL(path.join(dir, 'repo')).href}/"] }
 ${extra}`);
 }
 

@@ -1,7 +1,8 @@
 import { watch, type FSWatcher } from 'chokidar';
 
 /**
- * Calls `onChange` whenever `file` is created or written. chokidar gives us
+ * Calls `onChange` whenever `file` is created or written (DHCP lease files,
+ * dnsmasq logs, the site CRL). chokidar gives us
  * inotify events (so VMR ends within milliseconds of the lease write); a slow
  * poll backs it up because dnsmasq may replace the lease file, which some
  * inotify setups report late.
