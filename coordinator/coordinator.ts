@@ -116,7 +116,7 @@ export class Coordinator {
       onDispatchPass: (ms) => this.metrics?.onDispatchPass(ms),
     }));
     const metrics = (this.metrics = new CoordinatorMetrics({
-      queueDepth: () => queue.depth(), agentsUp: () => registry.up().length, agentsDown: () => registry.list().length - registry.up().length,
+      queueDepth: () => queue.depth(), agentsUp: () => registry.counts().up, agentsDown: () => registry.counts().down,
       nodesByState: () => countBy(store.nodes().map((n) => n.state)),
     }));
     const runner = (this.runner = new OperationRunner({

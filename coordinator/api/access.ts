@@ -13,7 +13,8 @@ const SITE_READERS: readonly Role[] = [...READERS, 'gridway', 'infosys'];
  */
 export const COORDINATOR_ACCESS: AccessTable<typeof CoordinatorServiceService> = {
   // An agent speaks only for the host its certificate names: no certificate can add a phantom host.
-  registerAgent: { roles: ['agent'], actsAs: (r) => r.hostName, audit: true },
+  // (No audit line: the registry logs every registration with the host and its address.)
+  registerAgent: { roles: ['agent'], actsAs: (r) => r.hostName },
   heartbeat: { roles: ['agent'], actsAs: (r) => r.hostName },
   status: { roles: SITE_READERS },
   listHosts: { roles: SITE_READERS },

@@ -59,8 +59,10 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     }),
     status: unary('Status', () => siteStatus(d)),
     listHosts: unary('ListHosts', () => {
-      const nodes = d.store.nodes();
-      return { hosts: d.registry.list().map((h) => hostToWire(h, nodes.filter((n) => n.host === h.name).length, d.queue.slots.holder(h.name) ?? '')) };
+      // Nodes per host in one pass over the nodes (not one per host: 2,000 hosts × 5,000 nodes).
+      const perHost = new Map<string, number>();
+      for (const n of d.store.nodes()) if (n.host) perHost.set(n.host, (perHost.get(n.host) ?? 0) + 1);
+      return { hosts: d.registry.list().map((h) => hostToWire(h, perHost.get(h.name) ?? 0, d.queue.slots.holder(h.name) ?? '')) };
     }),
     listNodes: unary('ListNodes', (req) => {
       if (req.vo) validateVoName('vo', req.vo);

@@ -26,7 +26,7 @@ export interface SiteViewDeps {
 /** The `vonode status` summary. */
 export function siteStatus(d: SiteViewDeps): StatusResponse {
   const nodes = d.store.nodes();
-  const hosts = d.registry.list();
+  const hosts = d.registry.counts();
   const depth = d.depth();
   const targets = d.targets();
   const holds = d.deployHolds();
@@ -41,7 +41,7 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
     };
   });
   return {
-    site: d.site, hostsUp: hosts.filter((h) => h.state === 'up').length, hostsDown: hosts.filter((h) => h.state === 'down').length,
+    site: d.site, hostsUp: hosts.up, hostsDown: hosts.down,
     poolTotal: d.pool.total, poolFree: d.pool.total - nodes.length, queuedOperations: depth.queued, runningOperations: depth.running,
     policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs,
   };

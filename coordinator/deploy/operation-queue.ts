@@ -34,7 +34,27 @@ interface PlacementView {
   byName: Map<string, PlacementHost>;
   /** Hosts up and not busy. */
   idle: number;
+  /** Hosts caching each image, computed once per image per pass (the transfer cap needs them). */
+  caching: Map<string, PlacementHost[]>;
+  /**
+   * VOs whose unpinned, never-failed deployments found no host in this pass:
+   * every later one of the same VO would fail the same way, so it is skipped
+   * at O(1) instead of placed again (the cost no longer grows with queued × hosts).
+   */
+  blocked: Set<string>;
 }
+
+/**
+ * A dispatch slice works at most this long before it yields to the event
+ * loop (heartbeats, health checks, metrics) and continues in the next turn.
+ */
+export const DISPATCH_SLICE_MS = 5;
+/**
+ * Only the first deployments of the queue get their "waiting: …" reason
+ * written and published: past them the reason says nothing new and would
+ * cost a write and two events per queued deployment per pass.
+ */
+export const WAITING_REASONS_AT_HEAD = 20;
 
 /** An operation running in this process. */
 interface LiveOperation {
@@ -57,8 +77,7 @@ export class OperationQueue implements QueueControl {
   private readonly live = new Map<string, LiveOperation>();
   private transfers = 0;
   private runner: AttemptStarter | undefined;
-  private dispatching = false;
-  private again = false;
+  private scheduled = false;
   private stopped = false;
 
   constructor(private readonly deps: OperationQueueDeps) {}
@@ -116,24 +135,22 @@ export class OperationQueue implements QueueControl {
     return op;
   }
 
-  /** Asks for a dispatch pass soon (coalesced). */
+  /**
+   * Asks for a dispatch pass soon. Coalesced: every pump of one event-loop
+   * turn (a burst of heartbeats, finished attempts) costs one pass, run with
+   * setImmediate so pending I/O is served before it.
+   */
   pump(): void {
-    if (this.stopped) return;
-    if (this.dispatching) {
-      this.again = true;
-      return;
-    }
-    this.dispatching = true;
-    queueMicrotask(() => {
+    if (this.stopped || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.stopped) return;
       try {
-        do {
-          this.again = false;
-          this.dispatch();
-        } while (this.again);
+        // A slice that ran out of time asks for the next one; the queue state carries the progress.
+        if (!this.dispatch()) this.pump();
       } catch (e) {
         this.deps.logger.error({ err: e }, 'dispatch failed');
-      } finally {
-        this.dispatching = false;
       }
     });
   }
@@ -150,7 +167,7 @@ export class OperationQueue implements QueueControl {
 
   /** Queued and running operation counts. */
   depth(): { queued: number; running: number } {
-    return { queued: this.deps.store.operationsIn(['queued']).length, running: this.live.size };
+    return { queued: this.deps.store.countOpen('queued'), running: this.live.size };
   }
 
   /** Called by the runner when an attempt ends or gives up its host early (VMB end) or its transfer slot (PT end). */
@@ -186,38 +203,60 @@ export class OperationQueue implements QueueControl {
     if (node) this.deps.events.publish({ event: { $case: 'node', value: nodeToWire(node) } });
   }
 
-  private dispatch(): void {
-    const t0 = this.deps.clock.monotonicMs();
-    const queued = this.deps.store.operationsIn(['queued']);
-    let view: PlacementView | undefined; // built once per pass, and only if a deployment waits
+  /**
+   * One dispatch slice over the queue in arrival order: removals start as
+   * soon as their host's agent is up; deployments are placed while some
+   * host is idle. Returns false when it ran out of its time slice before the
+   * end of the queue (the caller schedules the next slice).
+   */
+  private dispatch(): boolean {
+    const { clock, store } = this.deps;
+    const t0 = clock.monotonicMs();
+    let view: PlacementView | undefined; // built once per slice, and only if a deployment waits
+    let examined = 0;
+    let deploysSeen = 0;
+    let complete = true;
+    // Collected first: starting an operation changes the open set being iterated.
+    const queued: OperationRecord[] = [];
+    for (const op of store.openOperations()) if (op.state === 'queued') queued.push(op);
     for (const op of queued) {
+      examined++;
       if (op.kind !== 'deploy') {
         this.tryStartRemoval(op);
-        continue;
+      } else {
+        deploysSeen++;
+        view ??= this.placementView();
+        // Every host busy or down: no deployment can start in this pass (they stay queued, in order).
+        if (view.idle > 0) this.tryStartDeploy(op, view, deploysSeen <= WAITING_REASONS_AT_HEAD);
       }
-      view ??= this.placementView();
-      // Every host busy or down: no deployment can start in this pass (they stay queued, in order).
-      if (view.idle === 0) continue;
-      this.tryStartDeploy(op, view);
+      if ((examined & 7) === 0 && clock.monotonicMs() - t0 > DISPATCH_SLICE_MS) {
+        complete = false;
+        break;
+      }
     }
-    this.deps.onDispatchPass?.(this.deps.clock.monotonicMs() - t0, queued.length);
+    this.deps.onDispatchPass?.(clock.monotonicMs() - t0, queued.length);
+    return complete;
   }
 
-  private tryStartDeploy(op: OperationRecord, view: PlacementView): void {
+  private tryStartDeploy(op: OperationRecord, view: PlacementView, atHead: boolean): void {
     const { store, catalog, settings } = this.deps;
     const app = catalog.appliance(op.vo);
     if (!app) return this.runner?.giveUp(op, `VO "${op.vo}" left the policy before the deployment could start`);
+    // Deployments of one VO with no pin and no failed host ask placement the same question.
+    const plain = !op.pinnedHost && op.excludedHosts.length === 0;
+    if (plain && view.blocked.has(op.vo) && !atHead) return;
     const exclude = new Set(op.excludedHosts);
     // The transfer cap reached: only hosts that already cache the appliance can take it now.
     const cappedOut = this.transfers >= settings.maxConcurrentTransfers;
-    const hosts = cappedOut ? view.hosts.filter((h) => h.cachedImages.includes(app.disk.sha256)) : view.hosts;
+    const hosts = cappedOut ? cachingHosts(view, app.disk.sha256) : view.hosts;
     const outcome = chooseHost(hosts, { memoryMb: app.memoryMb, vcpus: app.vcpus, imageSha256: app.disk.sha256, exclude, pinnedHost: op.pinnedHost });
     if (!outcome.host) {
+      if (plain) view.blocked.add(op.vo);
       if (cappedOut) return; // waits for a transfer slot, not for a host
       const upNotExcluded = view.hosts.some((h) => h.up && !exclude.has(h.name) && (!op.pinnedHost || h.name === op.pinnedHost));
       if (op.attempt > 0 && !upNotExcluded && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
       const waiting = `waiting: ${outcome.reason}`;
-      if (op.error !== waiting && op.attempt === 0) this.publish(store.updateOperation(op.id, { error: waiting })!);
+      if (atHead && op.error !== waiting && op.attempt === 0) this.publish(store.updateOperation(op.id, { error: waiting })!);
       return;
     }
     const host = view.byName.get(outcome.host)!;
@@ -273,7 +312,7 @@ export class OperationQueue implements QueueControl {
         committedVcpus: vcpusByHost.get(h.name) ?? 0,
       });
     }
-    return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle };
+    return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle, caching: new Map(), blocked: new Set() };
   }
 
   private cancelQueuedDeploy(op: OperationRecord, node: NodeRecord): OperationRecord {
@@ -285,6 +324,16 @@ export class OperationQueue implements QueueControl {
     this.publish(done);
     return done;
   }
+}
+
+/** Hosts of the view that cache `sha256` (once per image per pass). */
+function cachingHosts(view: PlacementView, sha256: string): PlacementHost[] {
+  let hosts = view.caching.get(sha256);
+  if (!hosts) {
+    hosts = view.hosts.filter((h) => h.cachedImages.includes(sha256));
+    view.caching.set(sha256, hosts);
+  }
+  return hosts;
 }
 
 function newOperation(

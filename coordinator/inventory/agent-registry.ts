@@ -33,6 +33,8 @@ const ADDRESS = /^([A-Za-z0-9.-]+:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}|unix:\/[A-Za
  */
 export class AgentRegistry {
   private readonly hosts = new Map<string, HostView>();
+  /** `list()`'s order, kept until a new host registers (names never change). */
+  private sorted: HostView[] | undefined;
 
   constructor(
     private readonly options: { downAfterMs: number; clock: Clock; logger: Logger; hooks?: RegistryHooks },
@@ -45,6 +47,7 @@ export class AgentRegistry {
     const { clock } = this.options;
     const prev = this.hosts.get(name);
     const host: HostView = { name, address, state: 'up', facts, lastSeenMonoMs: clock.monotonicMs(), lastSeenUnixMs: clock.nowMs() };
+    if (!prev) this.sorted = undefined;
     this.hosts.set(name, host);
     this.options.logger.info({ host: name, address, again: prev !== undefined }, 'agent registered');
     this.options.hooks?.onRegistered?.(host, domains);
@@ -99,9 +102,18 @@ export class AgentRegistry {
     return this.hosts.values();
   }
 
-  /** Every known host, by name. */
+  /** Every known host, by name (a new array; the order is computed once per new host). */
   list(): HostView[] {
-    return [...this.hosts.values()].sort((a, b) => a.name.localeCompare(b.name));
+    this.sorted ??= [...this.hosts.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // A re-registration replaces a host's view: read the current one by name.
+    return this.sorted.map((h) => this.hosts.get(h.name)!);
+  }
+
+  /** How many hosts are up and down (metrics and status, without building lists). */
+  counts(): { up: number; down: number } {
+    let up = 0;
+    for (const h of this.hosts.values()) if (h.state === 'up') up++;
+    return { up, down: this.hosts.size - up };
   }
 
   /** Hosts currently up. */

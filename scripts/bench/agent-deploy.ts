@@ -1,8 +1,11 @@
 // Benchmark of the agent alone (issue 2): deploys 1 and 3 VMs on one testbed
 // host, cold and warm cache, through a real vonode-agent with QEMU (TCG)
 // guests, and prints Table-2-style rows (seconds). Also: PT against the link
-// rate, downloads per batch, and the idle agent's RSS and CPU.
-// Usage: node --import tsx scripts/bench/agent-deploy.ts [--payload-mb 100] [--rate-mbit 400]
+// rate, downloads per batch, and the idle agent's RSS and CPU. With --json FILE
+// also writes all of it there (seconds as numbers, per-VM figures as arrays,
+// the run's parameters), even when a step fails (then `unfinished_steps` says
+// which did not finish).
+// Usage: node --import tsx scripts/bench/agent-deploy.ts [--payload-mb 100] [--rate-mbit 400] [--progress] [--json FILE]
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,13 +17,47 @@ import { ProcessRunner, runChecked } from '../../shared/process/command-runner.j
 import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
+import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
+import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
-const { values } = parseArgs({
-  options: { 'payload-mb': { type: 'string', default: '100' }, 'rate-mbit': { type: 'string', default: '400' }, progress: { type: 'boolean', default: false } },
-});
+const USAGE = 'usage: node --import tsx scripts/bench/agent-deploy.ts [--payload-mb MB≥0 (100)] [--rate-mbit MBIT≥0 (400)] [--progress] [--json FILE]';
+
+function usageError(message: string): never {
+  process.stderr.write(`agent-deploy: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        'payload-mb': { type: 'string', default: '100' },
+        'rate-mbit': { type: 'string', default: '400' },
+        progress: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const values = parseCli();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const payloadMb = Number(values['payload-mb']);
 const rateMbit = Number(values['rate-mbit']);
-const COLS = ['CR', 'PT', 'DA', 'VMB', 'VMR'] as const;
+// Checked now, not after a run whose figures would then be NaN.
+if (!Number.isInteger(payloadMb) || payloadMb < 0) usageError(`--payload-mb must be a whole number ≥ 0, got ${values['payload-mb']}`);
+if (!Number.isFinite(rateMbit) || rateMbit < 0) usageError(`--rate-mbit must be a number ≥ 0, got ${values['rate-mbit']}`);
+if (values.json === '') usageError('--json needs a file name');
+const COLS = TABLE2_PHASES;
+/** Seconds the idle agent is sampled for RSS and CPU. */
+const IDLE_SAMPLE_S = 10;
 
 function vm(host: AgentHost, app: ApplianceManifest, n: number): VmSpec {
   const f = app.files;
@@ -59,19 +96,38 @@ async function evictAll(host: AgentHost): Promise<void> {
   }
 }
 
-function row(label: string, marks: PhaseMark[]): string {
-  const d = (p: string): number => (marks.find((m) => m.phase === p && m.edge === 'end')?.durationMs ?? NaN) / 1000;
-  const first = marks[0]!.monotonicMs;
-  const last = marks[marks.length - 1]!.monotonicMs;
-  const bytes = marks.find((m) => m.phase === 'PT' && m.edge === 'end')?.details['bytes'] ?? '?';
-  return `${label.padEnd(22)} ${COLS.map((c) => d(c).toFixed(3).padStart(7)).join(' ')} ${((last - first) / 1000).toFixed(3).padStart(8)}   ${bytes}`;
+function row(label: string, f: VmFigures): string {
+  return `${label.padEnd(22)} ${COLS.map((c) => f.phaseS[c].toFixed(3).padStart(7)).join(' ')} ${f.totalS.toFixed(3).padStart(8)}   ${f.ptBytes ?? '?'}`;
 }
 
-async function batch(host: AgentHost, app: ApplianceManifest, label: string, count: number, base: number): Promise<void> {
+/** The batches of the run, in order: label, VM count, whether the image cache is cold. */
+const BATCHES = [
+  { step: 'one_vm_cold', label: '1 VM cold', vms: 1, cold: true },
+  { step: 'one_vm_warm', label: '1 VM warm', vms: 1, cold: false },
+  { step: 'three_vms_cold', label: '3 VMs cold', vms: 3, cold: true },
+  { step: 'three_vms_warm', label: '3 VMs warm', vms: 3, cold: false },
+] as const;
+type BatchPlan = (typeof BATCHES)[number];
+
+/** A batch's measurements, as its table rows and wall-time line show them. */
+interface BatchFigures {
+  plan: BatchPlan;
+  /** First request to the last deployment's end. */
+  wallS: number;
+  perVm: VmFigures[];
+}
+
+/** Every batch measured so far, in order (for --json, also when a later step fails). */
+const batches: BatchFigures[] = [];
+
+async function batch(host: AgentHost, app: ApplianceManifest, plan: BatchPlan, base: number): Promise<void> {
   const t0 = systemClock.monotonicMs();
-  const all = await Promise.all(Array.from({ length: count }, (_, i) => deploy(host, vm(host, app, base + i))));
+  const specs = Array.from({ length: plan.vms }, (_, i) => vm(host, app, base + i));
+  const all = await Promise.all(specs.map((s) => deploy(host, s)));
   const wall = (systemClock.monotonicMs() - t0) / 1000;
-  all.forEach((m, i) => console.log(row(`${label} #${i + 1}`, m)));
+  const perVm = all.map((m, i) => vmFigures(specs[i]!.hostname, m));
+  batches.push({ plan, wallS: wall, perVm });
+  perVm.forEach((f, i) => console.log(row(`${plan.label} #${i + 1}`, f)));
   console.log(`${''.padEnd(22)} batch wall time: ${wall.toFixed(3)} s`);
   await removeAll(host);
 }
@@ -88,28 +144,90 @@ async function idleUsage(pid: number, seconds: number): Promise<{ rssMb: number;
   return { rssMb: Number(rss) / 1024, cpuPct: ((t1 - t0) / 100 / seconds) * 100 };
 }
 
-// The agent runs as installed: compiled JavaScript, not the sources through tsx.
-await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
-const app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
-const host = new AgentHost({
-  name: `vnb-agent-${process.pid}`, prefix: '10.213.30', workDir: path.join(os.tmpdir(), `vonode-bench-${process.pid}`),
-  imageDir: app.dir, imageRateMbit: rateMbit, useBuild: true,
-});
+const startedAt = new Date();
+/** What the run does, in order; each is added to `done` when it has finished (the rest go to --json's unfinished_steps). */
+const STEPS = ['build_agent', 'appliance', 'agent_start', ...BATCHES.map((b) => b.step), 'idle_usage'];
+const done = new Set<string>();
+let app: ApplianceManifest | undefined;
+let host: AgentHost | undefined;
+let usage: { rssMb: number; cpuPct: number } | undefined;
+let failure: unknown;
 try {
+  // The agent runs as installed: compiled JavaScript, not the sources through tsx.
+  await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  done.add('build_agent');
+  app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
+  done.add('appliance');
+  host = new AgentHost({
+    name: `vnb-agent-${process.pid}`, prefix: '10.213.30', workDir: path.join(os.tmpdir(), `vonode-bench-${process.pid}`),
+    imageDir: app.dir, imageRateMbit: rateMbit, useBuild: true,
+  });
   await host.start();
+  done.add('agent_start');
   const imageBytes = Object.values(app.files).reduce((s, f) => s + f.bytes, 0);
   console.log(`appliance: ${(imageBytes / 1e6).toFixed(1)} MB (disk ${(app.files['disk.qcow2'].bytes / 1e6).toFixed(1)} MB), repository link ${rateMbit} Mbit/s, QEMU TCG, ${os.cpus().length} cores`);
   console.log(`expected PT on a cold cache (size / link rate): ${((imageBytes * 8) / (rateMbit * 1e6)).toFixed(3)} s`);
   console.log(`\n${'deployment'.padEnd(22)} ${COLS.map((c) => c.padStart(7)).join(' ')} ${'Total'.padStart(8)}   PT bytes`);
-  await batch(host, app, '1 VM cold', 1, 1);
-  await batch(host, app, '1 VM warm', 1, 2);
-  await evictAll(host);
-  await batch(host, app, '3 VMs cold', 3, 3);
-  await batch(host, app, '3 VMs warm', 3, 6);
+  let base = 1;
+  for (const plan of BATCHES) {
+    // The first batch finds a fresh, empty cache; the cold 3-VM batch needs it emptied.
+    if (plan.cold && base > 1) await evictAll(host);
+    await batch(host, app, plan, base);
+    base += plan.vms;
+    done.add(plan.step);
+  }
   // `ip netns exec` execs the agent, so the spawned pid is the agent's own.
-  const usage = await idleUsage(host.agentPid!, 10);
-  console.log(`\nagent idle (10 s, no domains): RSS ${usage.rssMb.toFixed(1)} MB, CPU ${usage.cpuPct.toFixed(2)} % of one core`);
+  usage = await idleUsage(host.agentPid!, IDLE_SAMPLE_S);
+  done.add('idle_usage');
+  console.log(`\nagent idle (${IDLE_SAMPLE_S} s, no domains): RSS ${usage.rssMb.toFixed(1)} MB, CPU ${usage.cpuPct.toFixed(2)} % of one core`);
+} catch (err) {
+  failure = err;
+  throw err;
 } finally {
-  await host.destroy();
+  try {
+    await host?.destroy();
+  } finally {
+    // Reported, not thrown: a failed write must not hide the benchmark's own error.
+    if (values.json !== undefined) {
+      await writeBenchJson(values.json, resultsJson()).catch((e: unknown) => {
+        process.exitCode = 1;
+        console.error(`--json ${values.json}: ${e instanceof Error ? e.message : String(e)}`);
+      });
+    }
+  }
 }
 
+/** Everything the table shows, for --json: seconds and MB as numbers (null where not measured), per-VM figures as arrays. */
+function resultsJson(): Record<string, unknown> {
+  const imageBytes = app ? Object.values(app.files).reduce((s, f) => s + f.bytes, 0) : NaN;
+  const unfinished = STEPS.filter((st) => !done.has(st));
+  return {
+    benchmark: 'agent-deploy',
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    complete: failure === undefined && unfinished.length === 0,
+    unfinished_steps: unfinished,
+    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    parameters: {
+      payload_mb: payloadMb,
+      link_rate_mbit_per_s: rateMbit,
+      cpu_cores: os.cpus().length,
+      hypervisor: 'QEMU TCG',
+      guest_vcpus: 1,
+      guest_memory_mb: 256,
+      appliance_mb: finiteOrNull(imageBytes / 1e6),
+      disk_mb: app ? app.files['disk.qcow2'].bytes / 1e6 : null,
+      expected_cold_pt_s: finiteOrNull((imageBytes * 8) / (rateMbit * 1e6)),
+      idle_sample_s: IDLE_SAMPLE_S,
+    },
+    batches: batches.map((b) => ({
+      name: b.plan.step,
+      vms: b.plan.vms,
+      cache: b.plan.cold ? 'cold' : 'warm',
+      ...vmFiguresJson(b.perVm),
+      batch_wall_s: finiteOrNull(b.wallS),
+    })),
+    agent_idle_rss_mb: finiteOrNull(usage?.rssMb),
+    agent_idle_cpu_percent_of_one_core: finiteOrNull(usage?.cpuPct),
+  };
+}

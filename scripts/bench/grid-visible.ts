@@ -8,27 +8,52 @@
 // guest's boot (VMR), SR, PUB, GW, and request → visible to GridWay
 // (CR..VMR + SR + GW) and to the BDII (CR..VMR + SR + PUB; both start when SR
 // ends), each also as the time beyond the guest's boot (the issue wants the
-// GridWay one under 5 s).
-// Usage (root): node --import tsx scripts/bench/grid-visible.ts [--runs 4] [--vms 1] [--dir /tmp/vonode-bench-grid] [--keep-consoles]
+// GridWay one under 5 s). With --json FILE also writes all of it there
+// (seconds as numbers, one array per figure with an element per deployment,
+// the medians, the run's parameters), even when a run fails (then
+// `unfinished_steps` says which steps did not finish).
+// Usage (root): node --import tsx scripts/bench/grid-visible.ts [--runs 4] [--vms 1] [--dir /tmp/vonode-bench-grid] [--keep-consoles] [--json FILE]
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SiteTestbed } from '../testbed/lib/site-testbed.js';
+import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '4' },
-    vms: { type: 'string', default: '1' },
-    dir: { type: 'string', default: '/tmp/vonode-bench-grid' },
-    'keep-consoles': { type: 'boolean', default: false },
-  },
-});
-const runs = Number(values.runs);
-const vms = Number(values.vms);
-if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(vms) || vms < 1 || vms > 6) {
-  process.stderr.write('usage: grid-visible.ts [--runs N≥1] [--vms 1..6] [--dir DIR] [--keep-consoles]\n');
+const USAGE = 'usage (root): grid-visible.ts [--runs N≥1 (4)] [--vms 1..6 (1)] [--dir DIR (/tmp/vonode-bench-grid)] [--keep-consoles] [--json FILE]';
+
+function usageError(message: string): never {
+  process.stderr.write(`grid-visible: ${message}\n${USAGE}\n`);
   process.exit(2);
 }
+
+/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        runs: { type: 'string', default: '4' },
+        vms: { type: 'string', default: '1' },
+        dir: { type: 'string', default: '/tmp/vonode-bench-grid' },
+        'keep-consoles': { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const values = parseCli();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const runs = Number(values.runs);
+const vms = Number(values.vms);
+if (!Number.isInteger(runs) || runs < 1) usageError(`--runs must be a whole number ≥ 1, got ${values.runs}`);
+if (!Number.isInteger(vms) || vms < 1 || vms > 6) usageError(`--vms must be a whole number from 1 to 6, got ${values.vms}`);
+if (values.json === '') usageError('--json needs a file name');
 if (process.getuid?.() !== 0) {
   process.stderr.write('grid-visible: run as root (network namespaces, QEMU guests)\n');
   process.exit(2);
@@ -40,16 +65,31 @@ interface Timing {
 }
 const PHASES = ['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW'] as const;
 type Row = Record<(typeof PHASES)[number], number> & { node: string; host: string; run: number };
+/** The issue's target: request → visible to GridWay at most this long after the guest's own boot. */
+const TARGET_GW_BEYOND_BOOT_S = 5;
+/** The 2007 prototype, request → GridWay (approximate). */
+const PAPER_2007_TO_GRIDWAY_S = 376;
+
+/** The testbed's size: hosts (agents) and the address pool. */
+const HOSTS = 2;
+const POOL_SIZE = 6;
+const VO = 'bio';
+const startedAt = new Date();
+/** What the run does, in order; each is added to `done` when it has finished (the rest go to --json's unfinished_steps). */
+const STEPS = ['site_start', ...Array.from({ length: runs }, (_, i) => [`run_${i + 1}_deploy`, `run_${i + 1}_remove`]).flat(), 'site_stop'];
+const done = new Set<string>();
+let failure: unknown;
 
 const dir = values.dir.replace(/\/+$/, '');
 await rm(dir, { recursive: true, force: true });
-const site = new SiteTestbed({ dir, hosts: 2, poolSize: 6, idleBeforeDrain: '30m', say: (l) => console.log(`  ${l}`) });
+const site = new SiteTestbed({ dir, hosts: HOSTS, poolSize: POOL_SIZE, idleBeforeDrain: '30m', say: (l) => console.log(`  ${l}`) });
 const rows: Row[] = [];
 try {
   await site.start();
+  done.add('site_start');
   const seen = new Set<string>();
   for (let run = 1; run <= runs; run++) {
-    await site.cli(['deploy', '--vo', 'bio', '--count', String(vms)], 600_000);
+    await site.cli(['deploy', '--vo', VO, '--count', String(vms)], 600_000);
     const ops = ((JSON.parse(await site.cli(['timings', '--json'])) as { operations?: Timing[] }).operations ?? [])
       .filter((t) => t.operation?.state === 'OPERATION_STATE_SUCCEEDED' && !seen.has(t.operation.id ?? ''));
     for (const t of ops) {
@@ -57,15 +97,33 @@ try {
       const d = Object.fromEntries(PHASES.map((p) => [p, (t.phases ?? []).find((x) => x.phase === `PHASE_${p}`)?.durationMs ?? NaN])) as Record<(typeof PHASES)[number], number>;
       rows.push({ ...d, node: t.operation?.node ?? '?', host: t.operation?.host ?? '?', run });
     }
+    done.add(`run_${run}_deploy`);
     const nodes = ops.map((t) => t.operation?.node ?? '');
     if (values['keep-consoles']) await keepConsoles(run);
     for (const n of nodes) await site.cli(['remove', n], 300_000);
+    done.add(`run_${run}_remove`);
     console.log(`  run ${run}: deployed and removed ${nodes.join(' ')}`);
   }
+} catch (err) {
+  failure = err;
 } finally {
-  await site.stop();
+  try {
+    await site.stop();
+    done.add('site_stop');
+  } catch (err) {
+    if (failure === undefined) failure = err;
+    else console.error(`grid-visible: stopping the testbed failed too: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
-printReport(rows);
+if (failure === undefined) printReport(rows);
+if (values.json !== undefined) {
+  // Reported, not thrown: a failed write must not hide the benchmark's own error.
+  await writeBenchJson(values.json, resultsJson(rows)).catch((e: unknown) => {
+    process.exitCode = 1;
+    console.error(`--json ${values.json}: ${e instanceof Error ? e.message : String(e)}`);
+  });
+}
+if (failure !== undefined) throw failure;
 
 async function keepConsoles(run: number): Promise<void> {
   const out = path.join(`${dir}-consoles`, `run${run}`);
@@ -76,6 +134,19 @@ async function keepConsoles(run: number): Promise<void> {
   }
 }
 
+/** Request → visible (ms) for one deployment: to GridWay and to the BDII, each also beyond the guest's boot (VMR). */
+function visibility(r: Row): { toGw: number; toBdii: number; gwBeyondBoot: number; bdiiBeyondBoot: number } {
+  const upToSr = r.CR + r.PT + r.DA + r.VMB + r.VMR + r.SR;
+  const toGw = upToSr + r.GW;
+  const toBdii = upToSr + r.PUB;
+  return { toGw, toBdii, gwBeyondBoot: toGw - r.VMR, bdiiBeyondBoot: toBdii - r.VMR };
+}
+
+/** The upper median (the middle element for an odd count); NaN for none. */
+function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+}
+
 function printReport(all: readonly Row[]): void {
   const s = (ms: number): string => (Number.isFinite(ms) ? (ms / 1000).toFixed(2) : '-').padStart(6);
   console.log(`\nrequest → grid-visible, ${vms} VM(s) at once per run (seconds; run 1 had a cold image cache)`);
@@ -84,16 +155,49 @@ function printReport(all: readonly Row[]): void {
   console.log(`RUN NODE     HOST     ${PHASES.map((p) => p.padStart(6)).join(' ')}   TO-GW TO-BDII  GW-BOOT BDII-BOOT`);
   const beyond = { gw: [] as number[], bdii: [] as number[] };
   for (const r of all) {
-    const upToSr = r.CR + r.PT + r.DA + r.VMB + r.VMR + r.SR;
-    const toGw = upToSr + r.GW;
-    const toBdii = upToSr + r.PUB;
-    beyond.gw.push(toGw - r.VMR);
-    beyond.bdii.push(toBdii - r.VMR);
-    console.log(`${String(r.run).padEnd(3)} ${r.node.padEnd(8)} ${r.host.padEnd(8)} ${PHASES.map((p) => s(r[p])).join(' ')}  ${s(toGw)}  ${s(toBdii)}   ${s(toGw - r.VMR)}    ${s(toBdii - r.VMR)}`);
+    const v = visibility(r);
+    beyond.gw.push(v.gwBeyondBoot);
+    beyond.bdii.push(v.bdiiBeyondBoot);
+    console.log(`${String(r.run).padEnd(3)} ${r.node.padEnd(8)} ${r.host.padEnd(8)} ${PHASES.map((p) => s(r[p])).join(' ')}  ${s(v.toGw)}  ${s(v.toBdii)}   ${s(v.gwBeyondBoot)}    ${s(v.bdiiBeyondBoot)}`);
   }
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
   for (const [what, xs] of [['GridWay (through GW)', beyond.gw], ['the BDII (through PUB)', beyond.bdii]] as const) {
     console.log(`request → visible to ${what}, beyond the guest's boot: median ${s(median(xs)).trim()} s, max ${s(Math.max(...xs)).trim()} s`);
   }
-  console.log('target: through GW under the guest\'s boot + 5 s; the 2007 prototype: ~376 s from request to GridWay');
+  console.log(`target: through GW under the guest's boot + ${TARGET_GW_BEYOND_BOOT_S} s; the 2007 prototype: ~${PAPER_2007_TO_GRIDWAY_S} s from request to GridWay`);
+}
+
+/** Everything the report shows, for --json: seconds as numbers (null where not measured), one array element per deployment. */
+function resultsJson(all: readonly Row[]): Record<string, unknown> {
+  const sec = (ms: number): number | null => finiteOrNull(ms / 1000);
+  const vis = all.map(visibility);
+  const col = (xs: readonly number[]): Array<number | null> => xs.map(sec);
+  const unfinished = STEPS.filter((st) => !done.has(st));
+  return {
+    benchmark: 'grid-visible',
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    complete: failure === undefined && unfinished.length === 0,
+    unfinished_steps: unfinished,
+    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    parameters: { runs, vms_per_run: vms, vo: VO, testbed_hosts: HOSTS, pool_size: POOL_SIZE, cold_cache_runs: [1], dir, keep_consoles: values['keep-consoles'] },
+    deployments: {
+      run: all.map((r) => r.run),
+      node: all.map((r) => r.node),
+      host: all.map((r) => r.host),
+      ...Object.fromEntries(PHASES.map((p) => [`${p.toLowerCase()}_s`, col(all.map((r) => r[p]))])),
+      to_gridway_s: col(vis.map((v) => v.toGw)),
+      to_bdii_s: col(vis.map((v) => v.toBdii)),
+      to_gridway_beyond_boot_s: col(vis.map((v) => v.gwBeyondBoot)),
+      to_bdii_beyond_boot_s: col(vis.map((v) => v.bdiiBeyondBoot)),
+    },
+    median_boot_s: sec(median(all.map((r) => r.VMR))),
+    median_to_gridway_s: sec(median(vis.map((v) => v.toGw))),
+    median_to_bdii_s: sec(median(vis.map((v) => v.toBdii))),
+    median_to_gridway_beyond_boot_s: sec(median(vis.map((v) => v.gwBeyondBoot))),
+    max_to_gridway_beyond_boot_s: sec(Math.max(...vis.map((v) => v.gwBeyondBoot))),
+    median_to_bdii_beyond_boot_s: sec(median(vis.map((v) => v.bdiiBeyondBoot))),
+    max_to_bdii_beyond_boot_s: sec(Math.max(...vis.map((v) => v.bdiiBeyondBoot))),
+    target_to_gridway_beyond_boot_s: TARGET_GW_BEYOND_BOOT_S,
+    paper_2007_request_to_gridway_s: PAPER_2007_TO_GRIDWAY_S,
+  };
 }

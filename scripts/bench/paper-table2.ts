@@ -7,8 +7,10 @@
 //  - vonode mode: the normal path (content-addressed cache, one download shared
 //    by all N, qcow2 overlays, host-side work serialized), cold cache per batch.
 // Prints per-VM phase durations per batch, then the paper's totals next to both
-// modes with the ratios.
-// Usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb 300] [--rate-mbit 100] [--max-vms 3] [--timeout-s 1500] [--progress]
+// modes with the ratios; with --json FILE also writes all of it there (seconds
+// as numbers, per-VM figures as arrays, the run's parameters), even when a
+// batch fails (then `unfinished_steps` says which did not finish).
+// Usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb 300] [--rate-mbit 100] [--max-vms 3] [--timeout-s 1500] [--progress] [--json FILE]
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { appendFile, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
@@ -22,21 +24,51 @@ import { ProcessRunner, runChecked } from '../../shared/process/command-runner.j
 import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
+import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
+import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
-const { values } = parseArgs({
-  options: {
-    'payload-mb': { type: 'string', default: '300' },
-    'rate-mbit': { type: 'string', default: '100' },
-    'max-vms': { type: 'string', default: '3' },
-    'timeout-s': { type: 'string', default: '1500' },
-    progress: { type: 'boolean', default: false },
-  },
-});
+const USAGE = 'usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb MB≥0 (300)] [--rate-mbit MBIT≥0 (100)] [--max-vms N≥1 (3)] [--timeout-s S>0 (1500)] [--progress] [--json FILE]';
+
+function usageError(message: string): never {
+  process.stderr.write(`paper-table2: ${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
+function parseCli() {
+  try {
+    return parseArgs({
+      options: {
+        'payload-mb': { type: 'string', default: '300' },
+        'rate-mbit': { type: 'string', default: '100' },
+        'max-vms': { type: 'string', default: '3' },
+        'timeout-s': { type: 'string', default: '1500' },
+        progress: { type: 'boolean', default: false },
+        json: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    return usageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+const values = parseCli();
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 const payloadMb = Number(values['payload-mb']);
 const rateMbit = Number(values['rate-mbit']);
 const maxVms = Number(values['max-vms']);
 const timeoutS = Number(values['timeout-s']);
-const COLS = ['CR', 'PT', 'DA', 'VMB', 'VMR'] as const;
+// Checked now, not after a half-hour run whose figures would then be NaN.
+if (!Number.isInteger(payloadMb) || payloadMb < 0) usageError(`--payload-mb must be a whole number ≥ 0, got ${values['payload-mb']}`);
+if (!Number.isFinite(rateMbit) || rateMbit < 0) usageError(`--rate-mbit must be a number ≥ 0, got ${values['rate-mbit']}`);
+if (!Number.isInteger(maxVms) || maxVms < 1) usageError(`--max-vms must be a whole number ≥ 1, got ${values['max-vms']}`);
+if (!Number.isFinite(timeoutS) || timeoutS <= 0) usageError(`--timeout-s must be a number > 0, got ${values['timeout-s']}`);
+if (values.json === '') usageError('--json needs a file name');
+const COLS = TABLE2_PHASES;
 /** Table 2 of the paper (seconds, average of 25 runs; SR omitted here, there is no SGE). */
 const PAPER: Record<number, { CR: number; PT: number; DA: number; VMB: number; VMR: number; SR: number; Total: number }> = {
   1: { CR: 2, PT: 96.8, DA: 4.58, VMB: 3, VMR: 10.67, SR: 1.5, Total: 118.58 },
@@ -128,16 +160,22 @@ async function evictAll(host: AgentHost): Promise<void> {
   }
 }
 
-function row(label: string, marks: PhaseMark[]): string {
-  const d = (p: string): number => (marks.find((m) => m.phase === p && m.edge === 'end')?.durationMs ?? NaN) / 1000;
-  const total = (marks[marks.length - 1]!.monotonicMs - marks[0]!.monotonicMs) / 1000;
-  const pt = marks.find((m) => m.phase === 'PT' && m.edge === 'end')?.details ?? {};
-  // Time spent in the per-host queue before PT starts (not part of any phase column).
-  const wait = Number(marks.find((m) => m.phase === 'PT' && m.edge === 'start')?.details['queue_wait_ms'] ?? NaN) / 1000;
-  return `${label.padEnd(20)} ${COLS.map((c) => d(c).toFixed(2).padStart(7)).join(' ')} ${total.toFixed(2).padStart(8)}   ${wait.toFixed(2).padStart(7)} ${(pt['bytes'] ?? '?').padStart(10)} ${pt['cache_hit'] === 'true' ? 'hit' : 'miss'}`;
+/** A batch's measurements, as its table rows and wall-time line show them. */
+interface BatchFigures {
+  mode: Mode;
+  vms: number;
+  /** First request to last VMR end. */
+  wallS: number;
+  perVm: VmFigures[];
+}
+
+function row(label: string, f: VmFigures): string {
+  return `${label.padEnd(20)} ${COLS.map((c) => f.phaseS[c].toFixed(2).padStart(7)).join(' ')} ${f.totalS.toFixed(2).padStart(8)}   ${f.queuedS.toFixed(2).padStart(7)} ${(f.ptBytes ?? '?').padStart(10)} ${f.cacheHit ? 'hit' : 'miss'}`;
 }
 
 let counter = 0;
+/** Every batch measured so far, in order (for --json, also when a later one fails). */
+const batches: BatchFigures[] = [];
 
 /** Deploys `count` VMs at once from a clean, cold host; returns the batch wall time (first request to last VMR end), seconds. */
 async function batch(host: AgentHost, app: ApplianceManifest, images: Images, mode: Mode, count: number): Promise<number> {
@@ -148,7 +186,9 @@ async function batch(host: AgentHost, app: ApplianceManifest, images: Images, mo
   const all = await Promise.all(specs.map((s) => deploy(host, s, mode === 'paper')));
   const wall = (Math.max(...all.map((d) => d.vmrEndAt)) - t0) / 1000;
   const label = `${mode === 'paper' ? 'paper mode' : 'vonode'} ${count} VM${count > 1 ? 's' : ''}`;
-  all.forEach((d, i) => console.log(row(`${label} #${i + 1}`, d.marks)));
+  const perVm = all.map((d, i) => vmFigures(specs[i]!.hostname, d.marks));
+  batches.push({ mode, vms: count, wallS: wall, perVm });
+  perVm.forEach((f, i) => console.log(row(`${label} #${i + 1}`, f)));
   console.log(`${''.padEnd(20)} batch wall time (first request to last VMR end): ${wall.toFixed(2)} s`);
   await removeAll(host, abort.signal);
   return wall;
@@ -169,21 +209,33 @@ function alive(pid: number): boolean {
   }
 }
 
-// The agent runs as installed: compiled JavaScript, not the sources through tsx.
-await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
-const app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
+const startedAt = new Date();
+const vmCounts = Array.from({ length: maxVms }, (_, i) => i + 1);
+/** What the run does, in order; each is added to `done` when it has finished (the rest go to --json's unfinished_steps). */
+const STEPS = ['build_agent', 'appliance', 'image_repository', 'agent_start', ...vmCounts.flatMap((n) => [`paper_mode_${n}_vms`, `vonode_${n}_vms`])];
+const done = new Set<string>();
 const workDir = path.join(os.tmpdir(), `vonode-table2-${process.pid}`);
-const images = await prepareRepo(app, path.join(workDir, 'repo'), maxVms);
+// Constructing the host only computes paths: nothing to clean up until start().
 const host = new AgentHost({
   name: `vnt2-${process.pid}`, prefix: PREFIX, workDir: path.join(workDir, 'host'),
   imageDir: path.join(workDir, 'repo'), imageRateMbit: rateMbit, useBuild: true,
   agentConfig: { deploy: { shutdownTimeout: '20s', vmrTimeout: '300s' } },
 });
+let app: ApplianceManifest | undefined;
 const paperWall: Record<number, number> = {};
 const vonodeWall: Record<number, number> = {};
 let failed = false;
+let failure: unknown;
 try {
+  // The agent runs as installed: compiled JavaScript, not the sources through tsx.
+  await runChecked(new ProcessRunner(), [process.execPath, path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  done.add('build_agent');
+  app = await ensureAppliance(path.join(process.env['VONODE_CACHE'] ?? '/var/cache/vonode-build', `appliance-bench-${payloadMb}`), 'bench', payloadMb);
+  done.add('appliance');
+  const images = await prepareRepo(app, path.join(workDir, 'repo'), maxVms);
+  done.add('image_repository');
   await host.start();
+  done.add('agent_start');
   const imageBytes = Object.values(app.files).reduce((s, f) => s + f.bytes, 0);
   console.log(`appliance: ${(imageBytes / 1e6).toFixed(1)} MB (disk ${(app.files['disk.qcow2'].bytes / 1e6).toFixed(1)} MB), shared repository link ${rateMbit} Mbit/s, QEMU TCG, ${os.cpus().length} cores`);
   console.log(`one full image over the link: ${((imageBytes * 8) / (rateMbit * 1e6)).toFixed(2)} s; paper mode N VMs need N times that (N disks over one link)`);
@@ -197,7 +249,9 @@ try {
   console.log(`${'deployment'.padEnd(20)} ${COLS.map((c) => c.padStart(7)).join(' ')} ${'Total'.padStart(8)}   ${'queued'.padStart(7)} ${'PT bytes'.padStart(10)} cache`);
   for (let n = 1; n <= maxVms; n++) {
     paperWall[n] = await batch(host, app, images, 'paper', n);
+    done.add(`paper_mode_${n}_vms`);
     vonodeWall[n] = await batch(host, app, images, 'vonode', n);
+    done.add(`vonode_${n}_vms`);
   }
   const f = (x: number | undefined, w: number): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(2)).padStart(w);
   console.log(`\nsummary (batch wall time, seconds):`);
@@ -212,6 +266,7 @@ try {
   }
 } catch (err) {
   failed = true;
+  failure = err;
   console.error(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`);
   console.error(`agent log tail:\n${(await readFile(host.agentLog, 'utf8').catch(() => '')).slice(-3000)}`);
 } finally {
@@ -230,4 +285,73 @@ try {
   }
   await rm(workDir, { recursive: true, force: true });
 }
+if (values.json !== undefined) {
+  await writeBenchJson(values.json, resultsJson()).catch((e: unknown) => {
+    failed = true;
+    console.error(`--json ${values.json}: ${e instanceof Error ? e.message : String(e)}`);
+  });
+}
 process.exit(failed ? 1 : 0);
+
+/** Everything the tables show, for --json: seconds, MB and ratios as numbers (null where not measured), per-VM figures as arrays. */
+function resultsJson(): Record<string, unknown> {
+  const ratio = (a: number | undefined, b: number | undefined): number | null => finiteOrNull(a !== undefined && b !== undefined ? a / b : NaN);
+  const imageBytes = app ? Object.values(app.files).reduce((s, f) => s + f.bytes, 0) : NaN;
+  // From `batches`, which holds a batch as soon as it is measured (before its guests are removed).
+  const wall = (mode: Mode, n: number): number | undefined => batches.find((b) => b.mode === mode && b.vms === n)?.wallS;
+  const modeJson = (mode: Mode): Array<Record<string, unknown>> =>
+    batches.filter((b) => b.mode === mode).map((b) => ({
+      vms: b.vms,
+      ...vmFiguresJson(b.perVm),
+      batch_wall_s: finiteOrNull(b.wallS),
+      batch_wall_vs_1_vm_ratio: ratio(b.wallS, wall(mode, 1)),
+    }));
+  const unfinished = STEPS.filter((st) => !done.has(st));
+  const r31 = maxVms >= 3 ? ratio(wall('vonode', 3), wall('vonode', 1)) : null;
+  return {
+    benchmark: 'paper-table2',
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    complete: failure === undefined && unfinished.length === 0,
+    unfinished_steps: unfinished,
+    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    parameters: {
+      payload_mb: payloadMb,
+      link_rate_mbit_per_s: rateMbit,
+      max_vms: maxVms,
+      vm_counts: vmCounts,
+      timeout_s: timeoutS,
+      cpu_cores: os.cpus().length,
+      hypervisor: 'QEMU TCG',
+      guest_vcpus: 1,
+      guest_memory_mb: 256,
+      appliance_mb: finiteOrNull(imageBytes / 1e6),
+      disk_mb: app ? app.files['disk.qcow2'].bytes / 1e6 : null,
+      one_image_over_link_s: finiteOrNull((imageBytes * 8) / (rateMbit * 1e6)),
+    },
+    paper_2007: {
+      runs_averaged: 25,
+      rows: Object.entries(PAPER).map(([n, p]) => ({
+        vms: Number(n), cr_s: p.CR, pt_s: p.PT, da_s: p.DA, vmb_s: p.VMB, vmr_s: p.VMR, sr_s: p.SR, total_s: p.Total, total_vs_1_vm_ratio: p.Total / PAPER[1]!.Total,
+      })),
+    },
+    paper_mode: modeJson('paper'),
+    vonode: modeJson('vonode'),
+    summary: vmCounts.map((n) => {
+      const paper = PAPER[n];
+      return {
+        vms: n,
+        paper_2007_total_s: paper?.Total ?? null,
+        paper_mode_batch_wall_s: finiteOrNull(wall('paper', n)),
+        vonode_batch_wall_s: finiteOrNull(wall('vonode', n)),
+        vonode_vs_paper_mode_ratio: ratio(wall('vonode', n), wall('paper', n)),
+        paper_2007_vs_1_vm_ratio: paper ? paper.Total / PAPER[1]!.Total : null,
+        paper_mode_vs_1_vm_ratio: ratio(wall('paper', n), wall('paper', 1)),
+        vonode_vs_1_vm_ratio: ratio(wall('vonode', n), wall('vonode', 1)),
+      };
+    }),
+    vonode_3_vs_1_vm_ratio: r31,
+    vonode_3_vs_1_vm_target_max_ratio: 1.3,
+    vonode_3_vs_1_vm_target_met: r31 === null ? null : r31 <= 1.3,
+  };
+}

@@ -4,6 +4,7 @@ import { Server, type ServerCredentials, type ServerInterceptor, type ServiceDef
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import { encodeStreamedResponsesOnce } from './encode-once.js';
 import { malformedRequestInterceptor, tolerantDecoding } from './malformed-requests.js';
 import { clearStaleUnixSocket } from './unix-socket.js';
 
@@ -27,7 +28,7 @@ export class GrpcServer {
   ) {
     // The first interceptor sees requests first: undecodable bytes are refused before anything else looks at them.
     this.server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, interceptors: [malformedRequestInterceptor, ...(options.interceptors ?? [])] });
-    for (const s of services) this.server.addService(tolerantDecoding(s.definition), s.impl);
+    for (const s of services) this.server.addService(encodeStreamedResponsesOnce(tolerantDecoding(s.definition)), s.impl);
     this.health = new HealthImplementation({ '': 'SERVING', ...Object.fromEntries(services.map((s) => [s.name, 'SERVING'])) });
     this.health.addToServer(this.server);
     // Reflection reads the same .proto files the code was generated from.

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { ProcessRunner, runChecked } from '../../../shared/process/command-runner.js';
 import { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { channelCredentials, type TlsFiles } from '../../../shared/rpc/credentials.js';
 import { freePort } from '../../testbed/lib/free-port.js';
 import type { BenchChild, BenchProcesses } from './bench-processes.js';
@@ -19,6 +19,8 @@ export interface BenchSiteOptions {
   poolSize: number;
   /** Simulated agents: each gets its own agent certificate named after its host (the coordinator binds a registration to it). */
   agents: number;
+  /** Agents' heartbeat interval in seconds (downAfter is three of them). */
+  heartbeatS: number;
   insecure: boolean;
   maxConcurrentTransfers: number;
   /** Extra node flags for the coordinator (e.g. --cpu-prof). */
@@ -33,25 +35,14 @@ export function poolTriple(i: number): { hostname: string; ip: string; mac: stri
 }
 
 /**
- * Which coordinator to run: the compiled dist/coordinator/main.js when it is
- * newer than every .ts source of coordinator/ and shared/, otherwise the
- * sources through tsx (so the benchmark never measures stale code).
+ * The coordinator to run: the compiled dist/coordinator/main.js, built first
+ * (tsc is incremental, so this costs seconds when little changed), so the
+ * benchmark measures the current code as a site runs it, never stale output
+ * and never the tsx loader.
  */
-export function coordinatorEntry(): { script: string; why: string } {
-  const dist = path.join(ROOT, 'dist/coordinator/main.js');
-  if (!existsSync(dist)) return { script: path.join(ROOT, 'coordinator/main.ts'), why: 'no dist/ build' };
-  const newestSource = Math.max(...['coordinator', 'shared'].flatMap((d) => mtimes(path.join(ROOT, d), '.ts')));
-  const oldestBuild = Math.min(...['coordinator', 'shared'].flatMap((d) => mtimes(path.join(ROOT, 'dist', d), '.js')));
-  return newestSource < oldestBuild
-    ? { script: dist, why: 'dist/ is newer than the sources' }
-    : { script: path.join(ROOT, 'coordinator/main.ts'), why: 'dist/ is older than the sources' };
-}
-
-function mtimes(dir: string, ext: string): number[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith(ext))
-    .map((f) => statSync(path.join(dir, f)).mtimeMs);
+export async function buildCoordinator(): Promise<{ script: string; why: string }> {
+  await runChecked(new ProcessRunner(), [process.execPath, path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { timeoutMs: 600_000 });
+  return { script: path.join(ROOT, 'dist/coordinator/main.js'), why: 'built from the current sources' };
 }
 
 /**
@@ -67,7 +58,7 @@ export class BenchSite {
   /** Time make-site-pki.sh took for the whole site (one certificate per simulated agent). */
   pkiSeconds = 0;
   coordinator: BenchChild | undefined;
-  entry = coordinatorEntry();
+  entry: { script: string; why: string } = { script: '', why: '' };
   private configFile = '';
 
   constructor(private readonly options: BenchSiteOptions) {}
@@ -82,6 +73,7 @@ export class BenchSite {
   async prepare(): Promise<void> {
     const { dir, poolSize, insecure } = this.options;
     await mkdir(dir, { recursive: true });
+    this.entry = await buildCoordinator();
     this.pki = path.join(dir, 'pki');
     if (!insecure) {
       const san = 'DNS:localhost,IP:127.0.0.1';
@@ -105,7 +97,7 @@ export class BenchSite {
     await writeFile(this.configFile, stringify({
       site: 'bench-site', listen: `127.0.0.1:${this.port}`, stateDb: path.join(dir, 'coordinator/state.db'), policyFile,
       pool: Array.from({ length: poolSize }, (_, i) => poolTriple(i)),
-      agents: { heartbeatInterval: '1s', downAfter: '3s' },
+      agents: { heartbeatInterval: `${this.options.heartbeatS}s`, downAfter: `${3 * this.options.heartbeatS}s` },
       deploy: { maxConcurrentTransfers: this.options.maxConcurrentTransfers },
       metrics: { listen: `127.0.0.1:${this.metricsPort}` },
       ...(insecure ? {} : { tls: this.tls('coordinator') }),
@@ -125,6 +117,11 @@ export class BenchSite {
       client.close();
     }
     return this.coordinator;
+  }
+
+  /** Channel credentials of one of the site's certificates (plaintext when insecure). */
+  credentials(name: string): ChannelCredentials {
+    return channelCredentials(this.tls(name), this.options.insecure, 'benchmark');
   }
 
   /** A CLI-side client (the `cli` certificate). */

@@ -12,12 +12,14 @@
 // With --tls-dir each simulated agent uses its own agent certificate DIR/<host>.pem (as a real
 // host would: the coordinator accepts a registration only as the certificate's CN).
 // Prints one JSON line to stdout: {"event":"listening","agents":N,"ms":T} once every server is bound.
+// Writes STATE.heartbeats.json every second: heartbeat calls made, how many were answered after
+// more than 1 s (`late`), and the slowest (the benchmark's heartbeat_late comes from these files).
 import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { COORDINATOR_CHANNEL_OPTIONS } from '../../../agent/coordinator-link/coordinator-link.js';
-import { createLogger } from '../../../shared/logger.js';
+import { pino } from 'pino';
 import { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
 import { channelCredentials, serverCredentials, type TlsFiles } from '../../../shared/rpc/credentials.js';
 import { SimulatedAgent, simulatedHostName, type SimulatedAgentState } from './simulated-agent.js';
@@ -42,7 +44,8 @@ const tlsDir = values['tls-dir'];
 const tlsOf = (name: string): TlsFiles | undefined =>
   tlsDir ? { ca: path.join(tlsDir, 'ca.pem'), cert: path.join(tlsDir, `${name}.pem`), key: path.join(tlsDir, `${name}-key.pem`) } : undefined;
 // Warnings only (a failing registration is worth seeing); the parent sends stderr to a log file.
-const logger = createLogger('simulated-agent-fleet', process.env['VONODE_LOG_LEVEL'] ?? 'warn');
+// To stderr, which the benchmark sends to the fleet's log file: stdout is the pipe the benchmark stops reading after "listening".
+const logger = pino({ name: 'simulated-agent-fleet', level: process.env['VONODE_LOG_LEVEL'] ?? 'warn', base: { pid: process.pid } }, pino.destination(2));
 
 function loadState(): Record<string, SimulatedAgentState> {
   try {
@@ -69,12 +72,35 @@ const scheduleSave = (): void => {
   }, 50);
 };
 
+/** Heartbeat round trips as the agents see them: a heartbeat answered after more than 1 s is late. */
+const heartbeats = { total: 0, late: 0, maxMs: 0 };
+const timedHeartbeats = (c: CoordinatorClient): Pick<CoordinatorClient, 'registerAgent' | 'heartbeat'> => ({
+  registerAgent: (r) => c.registerAgent(r),
+  heartbeat: async (r) => {
+    const t = performance.now();
+    try {
+      return await c.heartbeat(r);
+    } finally {
+      const ms = performance.now() - t;
+      heartbeats.total++;
+      if (ms > 1000) heartbeats.late++;
+      heartbeats.maxMs = Math.max(heartbeats.maxMs, ms);
+    }
+  },
+});
+const statsTimer = setInterval(() => {
+  void writeFile(`${stateFile}.heartbeats.json.tmp`, JSON.stringify(heartbeats))
+    .then(() => rename(`${stateFile}.heartbeats.json.tmp`, `${stateFile}.heartbeats.json`))
+    .catch((err: unknown) => logger.error({ err }, 'cannot write the heartbeat stats file'));
+}, 1000);
+statsTimer.unref();
+
 for (let i = first; i < first + count; i++) {
   const name = simulatedHostName(i);
   const serverCreds = serverCredentials(tlsOf(name), values.insecure, 'simulated agent');
   const clientCreds = channelCredentials(tlsOf(name), values.insecure, 'simulated agent → coordinator', { role: 'coordinator' });
   // Its own subchannel pool: each simulated agent gets its own TCP connection, as separate hosts would.
-  const client = new CoordinatorClient(coordinator, clientCreds, { ...COORDINATOR_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 });
+  const client = timedHeartbeats(new CoordinatorClient(coordinator, clientCreds, { ...COORDINATOR_CHANNEL_OPTIONS, 'grpc.use_local_subchannel_pool': 1 }));
   const saved = previous[name];
   agents.push(new SimulatedAgent({
     name, client, serverCredentials: serverCreds, logger, onChange: scheduleSave,

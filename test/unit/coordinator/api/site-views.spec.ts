@@ -85,7 +85,7 @@ describe('coordinator/api/siteStatus', () => {
     status: () => ({ file: '/etc/vonode/policy.yaml', loadedAtUnixMs: 1, sha256: 'ab' }),
   } as unknown as PolicyWatcher;
   const deps = {
-    site: 's', startedUnixMs: 1, store: { nodes: () => [] }, pool: { total: 4 }, registry: { list: () => [] }, policy,
+    site: 's', startedUnixMs: 1, store: { nodes: () => [] }, pool: { total: 4 }, registry: { list: () => [], counts: () => ({ up: 0, down: 0 }) }, policy,
     depth: () => ({ queued: 0, running: 0 }), targets: () => new Map(),
     deployHolds: () => new Map([['bio', { failures: 1, untilMs: 9, lastError: 'image of bio failed verification on phys-01: fix the repository or the policy\'s sha256' }]]),
   } as unknown as SiteViewDeps;
