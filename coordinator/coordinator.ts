@@ -4,7 +4,7 @@ import type { Logger } from '../shared/logger.js';
 import { AgentClient } from '../shared/rpc/agent-client.js';
 import { resolveAccessTable } from '../shared/auth/access-control.js';
 import { SiteTrust } from '../shared/auth/site-trust.js';
-import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
+import { serverCredentials, SharedChannelCredentials } from '../shared/rpc/credentials.js';
 import { COORDINATOR_ACCESS } from './api/access.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
 import { createCoordinatorService } from './api/coordinator-service.js';
@@ -186,6 +186,7 @@ export class Coordinator {
 
   /** Clients of the agents; each checks that the server it reaches holds that host's agent certificate. */
   private agentClients(trust: SiteTrust): AgentClients {
+    const shared = new SharedChannelCredentials(this.config.tls, this.options.insecure, 'vonode-coordinator → agents');
     return {
       get: (host) => {
         const view = this.registry?.get(host);
@@ -193,7 +194,7 @@ export class Coordinator {
         const cached = this.clients.get(host);
         if (cached && cached.address === view.address) return cached.client;
         cached?.client.close();
-        const creds = channelCredentials(this.config.tls, this.options.insecure, 'vonode-coordinator → agents', { role: 'agent', name: host, revocations: trust.revocations });
+        const creds = shared.for({ role: 'agent', name: host, revocations: trust.revocations });
         const client = new AgentClient(view.address, creds);
         this.clients.set(host, { address: view.address, client });
         return client;

@@ -213,14 +213,12 @@ export class OperationQueue implements QueueControl {
     const { clock, store } = this.deps;
     const t0 = clock.monotonicMs();
     let view: PlacementView | undefined; // built once per slice, and only if a deployment waits
-    let examined = 0;
     let deploysSeen = 0;
     let complete = true;
     // Collected first: starting an operation changes the open set being iterated.
     const queued: OperationRecord[] = [];
     for (const op of store.openOperations()) if (op.state === 'queued') queued.push(op);
     for (const op of queued) {
-      examined++;
       if (op.kind !== 'deploy') {
         this.tryStartRemoval(op);
       } else {
@@ -229,7 +227,7 @@ export class OperationQueue implements QueueControl {
         // Every host busy or down: no deployment can start in this pass (they stay queued, in order).
         if (view.idle > 0) this.tryStartDeploy(op, view, deploysSeen <= WAITING_REASONS_AT_HEAD);
       }
-      if ((examined & 7) === 0 && clock.monotonicMs() - t0 > DISPATCH_SLICE_MS) {
+      if (clock.monotonicMs() - t0 > DISPATCH_SLICE_MS) {
         complete = false;
         break;
       }

@@ -9,7 +9,6 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { AgentHost } from '../testbed/lib/agent-host.js';
 import { ensureAppliance, type ApplianceManifest } from '../testbed/lib/appliance.js';
 import { systemClock } from '../../shared/clock.js';
@@ -17,44 +16,24 @@ import { ProcessRunner, runChecked } from '../../shared/process/command-runner.j
 import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
+import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
 import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
 import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
 const USAGE = 'usage: node --import tsx scripts/bench/agent-deploy.ts [--payload-mb MB≥0 (100)] [--rate-mbit MBIT≥0 (400)] [--progress] [--json FILE]';
 
-function usageError(message: string): never {
-  process.stderr.write(`agent-deploy: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
-function parseCli() {
-  try {
-    return parseArgs({
-      options: {
-        'payload-mb': { type: 'string', default: '100' },
-        'rate-mbit': { type: 'string', default: '400' },
-        progress: { type: 'boolean', default: false },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-const values = parseCli();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const CLI = { name: 'agent-deploy', usage: USAGE };
+const usageError = (message: string): never => benchUsageError(CLI, message);
+const values = parseBenchArgs(CLI, {
+  'payload-mb': { type: 'string', default: '100' },
+  'rate-mbit': { type: 'string', default: '400' },
+  progress: { type: 'boolean', default: false },
+});
 const payloadMb = Number(values['payload-mb']);
 const rateMbit = Number(values['rate-mbit']);
 // Checked now, not after a run whose figures would then be NaN.
 if (!Number.isInteger(payloadMb) || payloadMb < 0) usageError(`--payload-mb must be a whole number ≥ 0, got ${values['payload-mb']}`);
 if (!Number.isFinite(rateMbit) || rateMbit < 0) usageError(`--rate-mbit must be a number ≥ 0, got ${values['rate-mbit']}`);
-if (values.json === '') usageError('--json needs a file name');
 const COLS = TABLE2_PHASES;
 /** Seconds the idle agent is sampled for RSS and CPU. */
 const IDLE_SAMPLE_S = 10;

@@ -15,45 +15,24 @@
 // Usage (root): node --import tsx scripts/bench/grid-visible.ts [--runs 4] [--vms 1] [--dir /tmp/vonode-bench-grid] [--keep-consoles] [--json FILE]
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { SiteTestbed } from '../testbed/lib/site-testbed.js';
+import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
 import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
 
 const USAGE = 'usage (root): grid-visible.ts [--runs N≥1 (4)] [--vms 1..6 (1)] [--dir DIR (/tmp/vonode-bench-grid)] [--keep-consoles] [--json FILE]';
 
-function usageError(message: string): never {
-  process.stderr.write(`grid-visible: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
-function parseCli() {
-  try {
-    return parseArgs({
-      options: {
-        runs: { type: 'string', default: '4' },
-        vms: { type: 'string', default: '1' },
-        dir: { type: 'string', default: '/tmp/vonode-bench-grid' },
-        'keep-consoles': { type: 'boolean', default: false },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-const values = parseCli();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const CLI = { name: 'grid-visible', usage: USAGE };
+const usageError = (message: string): never => benchUsageError(CLI, message);
+const values = parseBenchArgs(CLI, {
+  runs: { type: 'string', default: '4' },
+  vms: { type: 'string', default: '1' },
+  dir: { type: 'string', default: '/tmp/vonode-bench-grid' },
+  'keep-consoles': { type: 'boolean', default: false },
+});
 const runs = Number(values.runs);
 const vms = Number(values.vms);
 if (!Number.isInteger(runs) || runs < 1) usageError(`--runs must be a whole number ≥ 1, got ${values.runs}`);
 if (!Number.isInteger(vms) || vms < 1 || vms > 6) usageError(`--vms must be a whole number from 1 to 6, got ${values.vms}`);
-if (values.json === '') usageError('--json needs a file name');
 if (process.getuid?.() !== 0) {
   process.stderr.write('grid-visible: run as root (network namespaces, QEMU guests)\n');
   process.exit(2);

@@ -16,7 +16,6 @@ import { createReadStream } from 'node:fs';
 import { appendFile, copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { AgentHost } from '../testbed/lib/agent-host.js';
 import { ensureAppliance, type ApplianceFile, type ApplianceManifest } from '../testbed/lib/appliance.js';
 import { systemClock } from '../../shared/clock.js';
@@ -24,40 +23,21 @@ import { ProcessRunner, runChecked } from '../../shared/process/command-runner.j
 import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
+import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
 import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
 import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
 const USAGE = 'usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb MB≥0 (300)] [--rate-mbit MBIT≥0 (100)] [--max-vms N≥1 (3)] [--timeout-s S>0 (1500)] [--progress] [--json FILE]';
 
-function usageError(message: string): never {
-  process.stderr.write(`paper-table2: ${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-/** The command line's values; prints the usage and exits 2 on an unknown or malformed flag. */
-function parseCli() {
-  try {
-    return parseArgs({
-      options: {
-        'payload-mb': { type: 'string', default: '300' },
-        'rate-mbit': { type: 'string', default: '100' },
-        'max-vms': { type: 'string', default: '3' },
-        'timeout-s': { type: 'string', default: '1500' },
-        progress: { type: 'boolean', default: false },
-        json: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-const values = parseCli();
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+const CLI = { name: 'paper-table2', usage: USAGE };
+const usageError = (message: string): never => benchUsageError(CLI, message);
+const values = parseBenchArgs(CLI, {
+  'payload-mb': { type: 'string', default: '300' },
+  'rate-mbit': { type: 'string', default: '100' },
+  'max-vms': { type: 'string', default: '3' },
+  'timeout-s': { type: 'string', default: '1500' },
+  progress: { type: 'boolean', default: false },
+});
 const payloadMb = Number(values['payload-mb']);
 const rateMbit = Number(values['rate-mbit']);
 const maxVms = Number(values['max-vms']);
@@ -67,7 +47,6 @@ if (!Number.isInteger(payloadMb) || payloadMb < 0) usageError(`--payload-mb must
 if (!Number.isFinite(rateMbit) || rateMbit < 0) usageError(`--rate-mbit must be a number ≥ 0, got ${values['rate-mbit']}`);
 if (!Number.isInteger(maxVms) || maxVms < 1) usageError(`--max-vms must be a whole number ≥ 1, got ${values['max-vms']}`);
 if (!Number.isFinite(timeoutS) || timeoutS <= 0) usageError(`--timeout-s must be a number > 0, got ${values['timeout-s']}`);
-if (values.json === '') usageError('--json needs a file name');
 const COLS = TABLE2_PHASES;
 /** Table 2 of the paper (seconds, average of 25 runs; SR omitted here, there is no SGE). */
 const PAPER: Record<number, { CR: number; PT: number; DA: number; VMB: number; VMR: number; SR: number; Total: number }> = {
