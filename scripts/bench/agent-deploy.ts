@@ -17,7 +17,7 @@ import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
 import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
-import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
+import { finiteOrNull, writeBenchJson, runOutcome } from './lib/bench-json.js';
 import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
 const USAGE = 'usage: node --import tsx scripts/bench/agent-deploy.ts [--payload-mb MB≥0 (100)] [--rate-mbit MBIT≥0 (400)] [--progress] [--json FILE]';
@@ -179,14 +179,8 @@ try {
 /** Everything the table shows, for --json: seconds and MB as numbers (null where not measured), per-VM figures as arrays. */
 function resultsJson(): Record<string, unknown> {
   const imageBytes = app ? Object.values(app.files).reduce((s, f) => s + f.bytes, 0) : NaN;
-  const unfinished = STEPS.filter((st) => !done.has(st));
   return {
-    benchmark: 'agent-deploy',
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    complete: failure === undefined && unfinished.length === 0,
-    unfinished_steps: unfinished,
-    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    ...runOutcome('agent-deploy', startedAt, STEPS, done, failure),
     parameters: {
       payload_mb: payloadMb,
       link_rate_mbit_per_s: rateMbit,

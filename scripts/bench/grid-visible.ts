@@ -17,7 +17,7 @@ import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SiteTestbed } from '../testbed/lib/site-testbed.js';
 import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
-import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
+import { finiteOrNull, writeBenchJson, runOutcome } from './lib/bench-json.js';
 
 const USAGE = 'usage (root): grid-visible.ts [--runs N≥1 (4)] [--vms 1..6 (1)] [--dir DIR (/tmp/vonode-bench-grid)] [--keep-consoles] [--json FILE]';
 
@@ -150,14 +150,8 @@ function resultsJson(all: readonly Row[]): Record<string, unknown> {
   const sec = (ms: number): number | null => finiteOrNull(ms / 1000);
   const vis = all.map(visibility);
   const col = (xs: readonly number[]): Array<number | null> => xs.map(sec);
-  const unfinished = STEPS.filter((st) => !done.has(st));
   return {
-    benchmark: 'grid-visible',
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    complete: failure === undefined && unfinished.length === 0,
-    unfinished_steps: unfinished,
-    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    ...runOutcome('grid-visible', startedAt, STEPS, done, failure),
     parameters: { runs, vms_per_run: vms, vo: VO, testbed_hosts: HOSTS, pool_size: POOL_SIZE, cold_cache_runs: [1], dir, keep_consoles: values['keep-consoles'] },
     deployments: {
       run: all.map((r) => r.run),

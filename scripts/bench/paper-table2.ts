@@ -24,7 +24,7 @@ import type { VmSpec } from '../../shared/gen/vonode/v1/common.js';
 import { phaseMarkFromWire } from '../../shared/rpc/phase-codec.js';
 import type { PhaseMark } from '../../shared/phases.js';
 import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
-import { finiteOrNull, writeBenchJson } from './lib/bench-json.js';
+import { finiteOrNull, writeBenchJson, runOutcome } from './lib/bench-json.js';
 import { TABLE2_PHASES, vmFigures, vmFiguresJson, type VmFigures } from './lib/deploy-figures.js';
 
 const USAGE = 'usage: node --import tsx scripts/bench/paper-table2.ts [--payload-mb MB≥0 (300)] [--rate-mbit MBIT≥0 (100)] [--max-vms N≥1 (3)] [--timeout-s S>0 (1500)] [--progress] [--json FILE]';
@@ -285,15 +285,9 @@ function resultsJson(): Record<string, unknown> {
       batch_wall_s: finiteOrNull(b.wallS),
       batch_wall_vs_1_vm_ratio: ratio(b.wallS, wall(mode, 1)),
     }));
-  const unfinished = STEPS.filter((st) => !done.has(st));
   const r31 = maxVms >= 3 ? ratio(wall('vonode', 3), wall('vonode', 1)) : null;
   return {
-    benchmark: 'paper-table2',
-    started_at: startedAt.toISOString(),
-    finished_at: new Date().toISOString(),
-    complete: failure === undefined && unfinished.length === 0,
-    unfinished_steps: unfinished,
-    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+    ...runOutcome('paper-table2', startedAt, STEPS, done, failure),
     parameters: {
       payload_mb: payloadMb,
       link_rate_mbit_per_s: rateMbit,

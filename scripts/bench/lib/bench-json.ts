@@ -58,3 +58,19 @@ export async function writeBenchJson(file: string, fields: Record<string, unknow
     throw err;
   }
 }
+
+/**
+ * The fields every benchmark's JSON starts with: which benchmark, when it ran,
+ * whether it finished, the steps that did not, and the error that stopped it.
+ */
+export function runOutcome(benchmark: string, startedAt: Date, steps: readonly string[], done: ReadonlySet<string>, failure: unknown): Record<string, unknown> {
+  const unfinished = steps.filter((st) => !done.has(st));
+  return {
+    benchmark,
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    complete: failure === undefined && unfinished.length === 0,
+    unfinished_steps: unfinished,
+    error: failure === undefined ? null : failure instanceof Error ? failure.message : String(failure),
+  };
+}
