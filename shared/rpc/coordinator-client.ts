@@ -1,4 +1,4 @@
-import type { ChannelCredentials, ChannelOptions } from '@grpc/grpc-js';
+import { Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import {
   CoordinatorServiceClient,
   type CoordinatorEvent,
@@ -32,14 +32,18 @@ export class CoordinatorClient {
     this.raw = new CoordinatorServiceClient(address, creds, options);
   }
 
-  /** Registers an agent. Throws CoordinatorCallError. */
-  registerAgent(request: RegisterAgentRequest): Promise<RegisterAgentResponse> {
-    return unaryCall(CoordinatorCallError, 'RegisterAgent', (cb) => this.raw.registerAgent(request, cb));
+  /**
+   * Registers an agent. With `deadlineMs` the call carries a gRPC deadline: when it passes, the call is
+   * cancelled on the wire too (the coordinator drops it if it has not run it yet) and fails with
+   * DEADLINE_EXCEEDED. Throws CoordinatorCallError.
+   */
+  registerAgent(request: RegisterAgentRequest, deadlineMs?: number): Promise<RegisterAgentResponse> {
+    return unaryCall(CoordinatorCallError, 'RegisterAgent', (cb) => this.raw.registerAgent(request, new Metadata(), callOptions(deadlineMs), cb));
   }
 
-  /** One agent heartbeat. Throws CoordinatorCallError. */
-  heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse> {
-    return unaryCall(CoordinatorCallError, 'Heartbeat', (cb) => this.raw.heartbeat(request, cb));
+  /** One agent heartbeat, with an optional gRPC deadline as registerAgent. Throws CoordinatorCallError. */
+  heartbeat(request: HeartbeatRequest, deadlineMs?: number): Promise<HeartbeatResponse> {
+    return unaryCall(CoordinatorCallError, 'Heartbeat', (cb) => this.raw.heartbeat(request, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Site summary. */
@@ -101,4 +105,8 @@ export class CoordinatorClient {
   close(): void {
     this.raw.close();
   }
+}
+
+function callOptions(deadlineMs: number | undefined): Partial<CallOptions> {
+  return deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs };
 }

@@ -75,11 +75,11 @@ const scheduleSave = (): void => {
 /** Heartbeat round trips as the agents see them: a heartbeat answered after more than 1 s is late. */
 const heartbeats = { total: 0, late: 0, maxMs: 0 };
 const timedHeartbeats = (c: CoordinatorClient): Pick<CoordinatorClient, 'registerAgent' | 'heartbeat'> => ({
-  registerAgent: (r) => c.registerAgent(r),
-  heartbeat: async (r) => {
+  registerAgent: (r, deadlineMs) => c.registerAgent(r, deadlineMs),
+  heartbeat: async (r, deadlineMs) => {
     const t = performance.now();
     try {
-      return await c.heartbeat(r);
+      return await c.heartbeat(r, deadlineMs);
     } finally {
       const ms = performance.now() - t;
       heartbeats.total++;
@@ -88,8 +88,11 @@ const timedHeartbeats = (c: CoordinatorClient): Pick<CoordinatorClient, 'registe
     }
   },
 });
+let statsWrite = Promise.resolve();
 const statsTimer = setInterval(() => {
-  void writeFile(`${stateFile}.heartbeats.json.tmp`, JSON.stringify(heartbeats))
+  // One write at a time: two overlapping writes would rename the same temporary file twice.
+  statsWrite = statsWrite
+    .then(() => writeFile(`${stateFile}.heartbeats.json.tmp`, JSON.stringify(heartbeats)))
     .then(() => rename(`${stateFile}.heartbeats.json.tmp`, `${stateFile}.heartbeats.json`))
     .catch((err: unknown) => logger.error({ err }, 'cannot write the heartbeat stats file'));
 }, 1000);
