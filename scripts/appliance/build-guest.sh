@@ -146,7 +146,10 @@ acpid -d -c /etc/acpi >/dev/null 2>&1 &
 ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 ip link set eth0 up
-udhcpc -i eth0 -s /usr/share/udhcpc/default.script -t 20 -T 1 -q -n >/dev/null 2>&1 || echo "VONODE-GUEST-DHCP-FAILED" > /dev/console
+# Keep asking until a lease comes: on a loaded host (six TCG guests on two cores) 20 one-second tries
+# could all expire before an answer, and a guest that gave up would never lease (the agent's VMR
+# timeout bounds the wait).
+until udhcpc -i eth0 -s /usr/share/udhcpc/default.script -t 20 -T 1 -q -n >/dev/null 2>&1; do echo "VONODE-GUEST-DHCP-RETRY" > /dev/console; done
 appliance=none
 if [ -b /dev/vda ] && mount -o ro -t ext4 /dev/vda /mnt/app 2>/dev/null; then appliance=$(cat /mnt/app/appliance-id 2>/dev/null | tr '\n' ' '); fi
 echo "VONODE-GUEST-READY uptime=$(cut -d' ' -f1 /proc/uptime) ip=$(cat /run/ip 2>/dev/null || echo none) hostname=$(hostname) kernel=$(uname -r) appliance=$appliance" > /dev/console
