@@ -2,9 +2,9 @@
 // JSON, numbers as numbers (seconds, MB, ratios), never NaN or Infinity (a
 // figure that was not measured is null), written so that a reader never sees
 // half a file.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { writeAtomically } from '../../../coordinator/policy/atomic-write.js';
 
 /** A finite number as is; NaN, ±Infinity and undefined (a figure that was not measured) as null. */
 export function finiteOrNull(x: number | undefined): number | null {
@@ -43,20 +43,8 @@ export async function writeBenchJson(file: string, fields: Record<string, unknow
   const text = `${JSON.stringify(fields, null, 2)}\n`;
   const dir = path.dirname(path.resolve(file));
   await mkdir(dir, { recursive: true });
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'wx');
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  // The policy's atomic write: temporary file, fsync, rename (a reader never sees half a JSON).
+  await writeAtomically(path.resolve(file), text);
 }
 
 /**
