@@ -20,7 +20,9 @@ import type { DhcpBackend } from './dhcp/dhcp-backend.js';
 import { SystemHostFacts, type HostFactsSource } from './host/host-facts.js';
 import { createDriver } from './hypervisor/create-driver.js';
 import type { HypervisorDriver } from './hypervisor/hypervisor-driver.js';
+import { defaultLinkMbit } from './host/link-speed.js';
 import { ImageCache } from './images/image-cache.js';
+import { PeerEndpoint } from './images/peer/peer-endpoint.js';
 import { ImageSourcePolicy } from './images/source-policy.js';
 import { AGENT_ACCESS } from './service/access.js';
 import { createAgentService } from './service/agent-service.js';
@@ -55,6 +57,7 @@ export class Agent {
   private trust: SiteTrust | undefined;
   private dhcp: DhcpBackend | undefined;
   private driver: HypervisorDriver | undefined;
+  private peer: PeerEndpoint | undefined;
   /** The registration/heartbeat link, when config.coordinator is set. */
   link: CoordinatorLink | undefined;
   private coordinator: Pick<CoordinatorClient, 'close'> | undefined;
@@ -90,6 +93,8 @@ export class Agent {
     const facts = this.options.facts ?? new SystemHostFacts(hostName);
     const store = new DomainStore(config.stateDir);
     await store.open();
+    const peerConfig = config.images.peer;
+    const peer = (this.peer = peerConfig && config.tls ? await PeerEndpoint.open({ ...peerConfig, tls: config.tls }, trust.revocations) : undefined);
     const cache = new ImageCache({
       dir: config.images.dir ?? path.join(config.stateDir, 'images'),
       budgetBytes: config.images.budget,
@@ -98,8 +103,12 @@ export class Agent {
       logger: logger.child({ component: 'image-cache' }),
       clock,
       runner,
+      pieces: { pieceBytes: config.images.pieceSize },
+      ...(peer ? { peers: peer.connections } : {}),
     });
     await cache.open();
+    await peer?.serve(cache.asServedImages(), logger.child({ component: 'peer-server' }));
+    const linkMbit = peerConfig?.linkMbit ?? (await defaultLinkMbit());
     const images = new CachedImageStore(cache, runner);
     const dhcp = createDhcpBackend(config.dhcp, runner);
     this.dhcp = dhcp;
@@ -118,7 +127,7 @@ export class Agent {
     });
     this.recovery = await recover(deps, deployer.instancesDir);
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
-    const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION };
+    const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION, linkMbit, ...(peer ? { peer } : {}) };
     const service = createAgentService({ ...report, deployer, remover, clock, logger, budgetBytes: config.images.budget });
     this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }], { interceptors: trust.interceptors });
     this.port = await this.server.listen(config.listen, creds);
@@ -143,6 +152,7 @@ export class Agent {
     await this.link?.shutdown();
     this.coordinator?.close();
     await this.server?.shutdown(graceMs);
+    await this.peer?.close();
     await this.dhcp?.close();
     await this.driver?.close();
     await this.trust?.close();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
-import { durationWithin, sizeWithin } from '../shared/config/units.js';
+import { durationWithin, intWithin, sizeWithin } from '../shared/config/units.js';
 
 const HOUR = 3_600_000;
 const GiB = 1024 ** 3;
@@ -105,6 +105,22 @@ const coordinatorSchema = z.strictObject({
   advertise: grpcAddress,
 });
 
+/**
+ * The peer endpoint: this agent serves the verified images and pieces of its
+ * cache to the site's other agents (HTTPS with the agent's certificate; needs
+ * tls) and takes pieces from the peers the coordinator names.
+ */
+const peerSchema = z.strictObject({
+  /** host:port the peer endpoint listens on. */
+  listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port'),
+  /** URL other agents reach it at: https://host:port (the host must be in this agent's certificate). */
+  advertise: z.string().regex(/^https:\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be https://host:port'),
+  /** Most peers served at once: the share of this host's link given to uploads. */
+  maxUploads: intWithin(1, 64).default(2),
+  /** This host's link speed, Mbit/s, as the coordinator should plan with (default: the NIC's speed). */
+  linkMbit: intWithin(1, 10_000_000).optional(),
+});
+
 /** The agent's YAML configuration (see docs/agent.example.yaml for every field). */
 export const agentConfigSchema = z.strictObject({
   /** gRPC listen address: host:port, or unix:/path/to/socket (reachable across network namespaces). */
@@ -125,8 +141,11 @@ export const agentConfigSchema = z.strictObject({
       sources: z.array(imageSourcePrefix).default([]),
       /** A partial download untouched this long is deleted (when the cache opens or a download starts). */
       partialTtl: durationWithin(60_000, 7 * 24 * HOUR).default(15 * 60_000),
+      /** Piece size of the manifests this agent computes for images it fetched whole. */
+      pieceSize: sizeWithin(64 * 1024, 64 * 1024 ** 2).default(4 * 1024 ** 2),
+      peer: peerSchema.optional(),
     })
-    .default({ budget: 20 * 1024 ** 3, sources: [], partialTtl: 15 * 60_000 }),
+    .default({ budget: 20 * 1024 ** 3, sources: [], partialTtl: 15 * 60_000, pieceSize: 4 * 1024 ** 2 }),
   hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
   dhcp: dhcpSchema,
   deploy: z
@@ -145,6 +164,12 @@ export const agentConfigSchema = z.strictObject({
   coordinator: coordinatorSchema.optional(),
 }).superRefine((c, ctx) => {
   // The simulated guest "leases" by writing dnsmasq's lease file, which the dnsmasq backend watches.
+  if (c.images.peer && !c.tls) {
+    ctx.addIssue({ code: 'custom', path: ['images', 'peer'], message: 'needs tls: peers authenticate each other with their agent certificates' });
+  }
+  if (c.images.pieceSize % (64 * 1024) !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['images', 'pieceSize'], message: 'must be a multiple of 64 KiB' });
+  }
   if (c.hypervisor.driver === 'simulated' && !c.hypervisor.simulated.leaseFile && c.dhcp.backend !== 'dnsmasq') {
     ctx.addIssue({ code: 'custom', path: ['hypervisor', 'simulated', 'leaseFile'], message: 'is required unless dhcp.backend is dnsmasq (it defaults to dhcp.dnsmasq.leaseFile)' });
   }

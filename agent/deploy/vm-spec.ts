@@ -33,6 +33,10 @@ export interface ImageRefSpec {
   url: string;
   sha256: string;
   sizeBytes?: number;
+  /** Peer agents to take pieces from before the repository (the coordinator's transfer schedule). */
+  peers?: { hostName: string; url: string }[];
+  /** The admitted download rate, bytes/s. */
+  rateBytesPerSecond?: number;
 }
 
 /** A validated request for one VM (the domain form of vonode.v1.VmSpec). */
@@ -68,6 +72,32 @@ export interface RawImageRef {
   url?: string;
   sha256?: string;
   sizeBytes?: number;
+  peers?: { hostName?: string; url?: string }[];
+  rateBytesPerSecond?: number;
+}
+
+/** More peers than any schedule names (the coordinator sends a handful). */
+const MAX_PEERS = 32;
+/** 100 Gbit/s. */
+const MAX_RATE_BYTES_PER_SECOND = 12.5e9;
+
+function validatePeers(field: string, raw: RawImageRef['peers']): { hostName: string; url: string }[] {
+  const peers = raw ?? [];
+  if (peers.length > MAX_PEERS) throw new InvalidArgumentError(field, `lists more than ${MAX_PEERS} peers`);
+  return peers.map((p, i) => {
+    const hostName = validateAgentHostname(`${field}[${i}].host_name`, p.hostName ?? '');
+    const text = p.url ?? '';
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (!url || url.protocol !== 'https:' || url.username || url.password || url.pathname !== '/' || url.search || url.hash || text.length > 200) {
+      throw new InvalidArgumentError(`${field}[${i}].url`, 'must be a peer endpoint https://host:port');
+    }
+    return { hostName, url: url.origin };
+  });
 }
 
 /** Validates an image reference; throws InvalidArgumentError naming `field`. */
@@ -82,10 +112,15 @@ function validateImage(field: string, raw: RawImageRef | undefined): ImageRefSpe
   if ((raw.url ?? '').length > MAX_URL_CHARS) throw new InvalidArgumentError(`${field}.url`, `is longer than ${MAX_URL_CHARS} characters`);
   validateImageUrl(`${field}.url`, raw.url ?? '');
   const sizeBytes = validateIntRange(`${field}.size_bytes`, raw.sizeBytes ?? 0, 0, MAX_IMAGE_BYTES);
+  const peers = validatePeers(`${field}.peers`, raw.peers);
+  const rate = raw.rateBytesPerSecond ?? 0;
+  if (!Number.isFinite(rate) || rate < 0 || rate > MAX_RATE_BYTES_PER_SECOND) throw new InvalidArgumentError(`${field}.rate_bytes_per_second`, `must be between 0 and ${MAX_RATE_BYTES_PER_SECOND}`);
   return {
     url: raw.url ?? '',
     sha256: validateSha256(`${field}.sha256`, raw.sha256 ?? ''),
     ...(sizeBytes ? { sizeBytes } : {}),
+    ...(peers.length ? { peers } : {}),
+    ...(rate ? { rateBytesPerSecond: rate } : {}),
   };
 }
 

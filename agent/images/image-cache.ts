@@ -10,6 +10,11 @@ import { status } from '@grpc/grpc-js';
 import { writeFileAtomic } from '../dhcp/atomic-file.js';
 import { HttpImageFetcher, TruncatedImageError, type ImageFetcher } from './image-fetcher.js';
 import type { ImageSourcePolicy } from './source-policy.js';
+import type { ServedImage, ServedImages } from './peer/peer-server.js';
+import type { PeerConnections } from './peer/peer-source.js';
+import { DEFAULT_PIECE_BYTES, type PieceManifest } from './pieces/piece-manifest.js';
+import type { PieceSource } from './pieces/piece-source.js';
+import { PieceDownloads, WholeImageMismatch, type PeerRef, type PieceSettings } from './pieces/piece-downloads.js';
 
 /**
  * A downloaded image whose bytes do not hash to the requested sha256; it was
@@ -35,6 +40,19 @@ export interface ImageRequest {
   url: string;
   sha256: string;
   sizeBytes?: number;
+  /** Peers the coordinator named as sources, asked before the repository (piece-wise). */
+  peers?: readonly PeerRef[];
+  /** The rate the coordinator admitted this download at, bytes/s (0 or absent: unpaced). */
+  rateBytesPerSec?: number;
+}
+
+/** One image this host holds or is fetching, for the coordinator's source scheduling. */
+export interface ImageHolding {
+  sha256: string;
+  sizeBytes: number;
+  /** Verified bytes (all of them when complete). */
+  verifiedBytes: number;
+  complete: boolean;
 }
 
 /** A verified image in the cache. */
@@ -76,6 +94,9 @@ export interface ImageCacheOptions {
   clock?: Clock;
   fetcher?: ImageFetcher;
   runner?: CommandRunner;
+  /** Mutual-TLS connections to peer agents; without them the agent fetches from the repository only. */
+  peers?: PeerConnections;
+  pieces?: Partial<PieceSettings>;
 }
 
 /**
@@ -99,11 +120,14 @@ export class ImageCache {
   private readonly clock: Clock;
   private readonly fetcher: ImageFetcher;
   private readonly runner: CommandRunner;
+  private readonly pieces: PieceDownloads;
 
   constructor(private readonly options: ImageCacheOptions) {
     this.clock = options.clock ?? systemClock;
     this.fetcher = options.fetcher ?? new HttpImageFetcher(options.policy);
     this.runner = options.runner ?? new ProcessRunner();
+    const settings: PieceSettings = { pieceBytes: DEFAULT_PIECE_BYTES, concurrency: 4, peerWaitMs: 10_000, ...options.pieces };
+    this.pieces = new PieceDownloads(options.dir, settings, options.policy, options.peers, options.logger.child({ component: 'pieces' }), this.clock);
   }
 
   private get blobsDir(): string {
@@ -120,6 +144,7 @@ export class ImageCache {
   async open(): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.partialDir, { recursive: true });
+    await this.pieces.open();
     await this.sweepPartials();
     const saved = await readFile(path.join(this.options.dir, 'index.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, IndexEntry>, () => ({}));
     const blobs = new Set(await readdir(this.blobsDir));
@@ -149,6 +174,32 @@ export class ImageCache {
   /** True if the verified image is cached. */
   has(sha256: string): boolean {
     return this.index.has(sha256);
+  }
+
+  /**
+   * What the peer server may serve of an image: the whole image when cached
+   * (its manifest computed on first use), the verified pieces of a piece-wise
+   * download running here (waiting up to `waitMs`, capped, for one about to
+   * start), or undefined.
+   */
+  async served(sha256: string, waitMs = 0): Promise<ServedImage | undefined> {
+    if (this.index.has(sha256)) return PieceDownloads.servedBlob(await this.pieces.manifestOf(sha256, this.blobPath(sha256)), this.blobPath(sha256));
+    const store = await this.pieces.running(sha256, waitMs);
+    if (store) return PieceDownloads.servedStore(store);
+    // The download may have started and finished while this request waited.
+    return this.index.has(sha256) ? PieceDownloads.servedBlob(await this.pieces.manifestOf(sha256, this.blobPath(sha256)), this.blobPath(sha256)) : undefined;
+  }
+
+  /** The peer server's view of this cache. */
+  asServedImages(): ServedImages {
+    return { served: (sha, waitMs) => this.served(sha, waitMs) };
+  }
+
+  /** Complete images and running piece-wise downloads, for the heartbeat. */
+  holdings(): ImageHolding[] {
+    const out: ImageHolding[] = [...this.index.entries()].map(([sha256, e]) => ({ sha256, sizeBytes: e.sizeBytes, verifiedBytes: e.sizeBytes, complete: true }));
+    for (const d of this.pieces.runningDownloads()) out.push({ ...d, complete: false });
+    return out;
   }
 
   /**
@@ -211,6 +262,7 @@ export class ImageCache {
     this.index.delete(sha256);
     await this.saveIndex();
     await rm(this.blobPath(sha256), { force: true });
+    await this.pieces.forget(sha256);
     this.options.logger.info({ sha256, bytes: entry.sizeBytes }, 'image evicted');
     return entry.sizeBytes;
   }
@@ -218,6 +270,45 @@ export class ImageCache {
   private async download(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal }): Promise<CachedImage> {
     await this.sweepPartials(ref.sha256);
     if (ref.sizeBytes) await this.makeRoom(ref.sizeBytes, ref.sha256);
+    const sources = this.pieces.sources(ref.url, ref.peers ?? []);
+    const manifest = await this.pieces.findManifest(ref, sources, opts.signal);
+    if (manifest) return this.downloadPieces(ref, manifest, sources, opts);
+    return this.downloadWhole(ref, opts);
+  }
+
+  /**
+   * Piece-wise, from peers and the repository (agent/images/pieces/). The
+   * whole image is checked against its sha256 before it enters the cache.
+   */
+  private async downloadPieces(ref: ImageRequest, manifest: PieceManifest, sources: PieceSource[], opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal }): Promise<CachedImage> {
+    await this.makeRoom(manifest.sizeBytes, ref.sha256);
+    let format: 'qcow2' | 'raw' = 'raw';
+    const outcome = await this.pieces
+      .download(manifest, sources, {
+        rateBytesPerSec: ref.rateBytesPerSec ?? 0,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+        commit: async (dataPath) => {
+          format = await this.detectFormat(dataPath);
+          await rename(dataPath, this.blobPath(ref.sha256));
+          this.index.set(ref.sha256, { sizeBytes: manifest.sizeBytes, lastUsedMs: this.clock.nowMs(), url: ref.url, format });
+          await this.saveIndex();
+        },
+      })
+      .catch((e: unknown) => {
+        if (e instanceof WholeImageMismatch) {
+          this.options.logger.warn({ sha256: ref.sha256, url: ref.url }, e.message);
+          throw new ImageVerificationError(ref.url, ref.sha256);
+        }
+        throw e;
+      });
+    const fetched = Object.values(outcome.report.bytesBySource).reduce((a, b) => a + b, 0);
+    this.options.logger.info({ sha256: ref.sha256, url: ref.url, bytes: manifest.sizeBytes, fetched, bySource: outcome.report.bytesBySource, corruptSources: outcome.report.corruptSources, failovers: outcome.report.failovers }, 'image cached (piece-wise)');
+    return { path: this.blobPath(ref.sha256), cacheHit: false, bytesTransferred: fetched, format };
+  }
+
+  /** In one stream from the repository (no manifest anywhere), resuming a partial file. */
+  private async downloadWhole(ref: ImageRequest, opts: { onProgress?(done: number, total: number): void; signal?: AbortSignal }): Promise<CachedImage> {
     const partial = path.join(this.partialDir, `${ref.sha256}.part`);
     const offset = await stat(partial).then((s) => s.size, () => 0);
     let hash = createHash('sha256');
@@ -275,7 +366,8 @@ export class ImageCache {
     const ttl = this.options.partialTtlMs ?? DEFAULT_PARTIAL_TTL_MS;
     const now = Date.now(); // file mtimes are wall-clock time, whatever clock the cache was given
     for (const name of await readdir(this.partialDir).catch(() => [] as string[])) {
-      const sha = name.endsWith('.part') ? name.slice(0, -'.part'.length) : undefined;
+      // partial/<sha>.part (whole downloads), <sha>.data and <sha>.pieces.json (piece-wise ones).
+      const sha = /^([0-9a-f]{64})\./.exec(name)?.[1];
       if (sha !== undefined && (sha === keep || this.inflight.has(sha))) continue;
       const file = path.join(this.partialDir, name);
       const mtime = await stat(file).then((s) => s.mtimeMs, () => undefined);

@@ -11,9 +11,13 @@ export interface HostReportDeps {
   facts: HostFactsSource;
   store: DomainStore;
   driver: HypervisorDriver;
-  cache: Pick<ImageCache, 'list'>;
+  cache: Pick<ImageCache, 'list' | 'holdings'>;
   stateDir: string;
   version: string;
+  /** The peer endpoint, when this agent serves its cache to peers. */
+  peer?: { url: string; activePeers(): number };
+  /** The host link's speed (config, else the NIC's), Mbit/s; 0 unknown. */
+  linkMbit?: number;
 }
 
 /** Fresh host facts as the wire message (AgentService.HostFacts, RegisterAgent, Heartbeat). Throws if the facts cannot be read. */
@@ -31,6 +35,10 @@ export async function readHostFacts(deps: HostReportDeps): Promise<HostFactsResp
     cachedImages: deps.cache.list().map((i) => i.sha256),
     runningDomains: domains.filter((d) => d.state === 'running').length,
     agentVersion: deps.version,
+    peerUrl: deps.peer?.url ?? '',
+    holdings: deps.cache.holdings(),
+    uploadPeers: deps.peer?.activePeers() ?? 0,
+    linkMbit: deps.linkMbit ?? 0,
   };
 }
 

@@ -12,11 +12,11 @@ const STATE: Record<DomainRunState, DomainState> = {
 };
 
 function imageFromWire(ref: ImageRef | undefined): RawVmSpec['disk'] {
-  return ref ? { url: ref.url, sha256: ref.sha256, sizeBytes: ref.sizeBytes } : undefined;
+  return ref ? { url: ref.url, sha256: ref.sha256, sizeBytes: ref.sizeBytes, peers: ref.peers, rateBytesPerSecond: ref.rateBytesPerSecond } : undefined;
 }
 
 function imageToWire(ref: ImageRefSpec | undefined): ImageRef | undefined {
-  return ref ? { url: ref.url, sha256: ref.sha256, sizeBytes: ref.sizeBytes ?? 0 } : undefined;
+  return ref ? { url: ref.url, sha256: ref.sha256, sizeBytes: ref.sizeBytes ?? 0, peers: [], rateBytesPerSecond: 0 } : undefined; // the schedule is the request's, not part of the domain
 }
 
 /** Wire VmSpec → unvalidated domain spec (validateVmSpec comes next). */

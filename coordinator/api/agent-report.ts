@@ -24,7 +24,29 @@ export function validateHostFacts(field: string, facts: HostFactsResponse | unde
   for (const key of ['hostname', 'hypervisor', 'agentVersion'] as const) text(`${field}.${key}`, facts[key]);
   if (facts.cachedImages.length > MAX_ITEMS) throw new InvalidArgumentError(`${field}.cached_images`, `lists more than ${MAX_ITEMS} images`);
   facts.cachedImages.forEach((sha, i) => validateSha256(`${field}.cached_images[${i}]`, sha));
+  if (facts.peerUrl) validatePeerUrl(`${field}.peer_url`, facts.peerUrl);
+  validateIntRange(`${field}.upload_peers`, facts.uploadPeers, 0, MAX_ITEMS);
+  validateIntRange(`${field}.link_mbit`, facts.linkMbit, 0, 10_000_000);
+  if (facts.holdings.length > MAX_ITEMS) throw new InvalidArgumentError(`${field}.holdings`, `lists more than ${MAX_ITEMS} images`);
+  facts.holdings.forEach((h, i) => {
+    validateSha256(`${field}.holdings[${i}].sha256`, h.sha256);
+    validateIntRange(`${field}.holdings[${i}].size_bytes`, h.sizeBytes, 0, 1024 * PiB);
+    validateIntRange(`${field}.holdings[${i}].verified_bytes`, h.verifiedBytes, 0, h.sizeBytes);
+  });
   return facts;
+}
+
+/** A peer endpoint is handed to other agents as a source: only https://host:port. */
+function validatePeerUrl(field: string, value: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || url.protocol !== 'https:' || url.username || url.password || url.pathname !== '/' || url.search || url.hash || value.length > MAX_TEXT) {
+    throw new InvalidArgumentError(field, 'must be https://host:port');
+  }
 }
 
 /** Validates the domains an agent reports at registration (reconciliation adopts or removes by them). */

@@ -8,7 +8,7 @@ export function policyCatalog(policy: PolicyWatcher): VoCatalog {
       const p = policy.current.vos.find((v) => v.name === vo);
       if (!p) return undefined;
       const a = p.appliance;
-      const ref = (r: { url: string; sha256: string; sizeBytes?: number } | undefined) => r && { url: r.url, sha256: r.sha256, sizeBytes: r.sizeBytes ?? 0 };
+      const ref = (r: { url: string; sha256: string; sizeBytes?: number } | undefined) => r && { url: r.url, sha256: r.sha256, sizeBytes: r.sizeBytes ?? 0, peers: [], rateBytesPerSecond: 0 };
       return {
         vo, vcpus: p.vm.vcpus, memoryMb: p.vm.memoryMb, disk: ref(a.disk)!,
         ...(a.kernel ? { kernel: ref(a.kernel) } : {}),

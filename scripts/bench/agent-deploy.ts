@@ -42,9 +42,9 @@ function vm(host: AgentHost, app: ApplianceManifest, n: number): VmSpec {
   const f = app.files;
   return {
     hostname: `vwn-bench-${String(n).padStart(3, '0')}`, ip: `10.213.30.${10 + n}`, mac: `52:54:00:30:00:${n.toString(16).padStart(2, '0')}`, vo: 'bench',
-    disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: f['disk.qcow2'].sha256, sizeBytes: f['disk.qcow2'].bytes },
-    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: f.vmlinuz.sha256, sizeBytes: f.vmlinuz.bytes },
-    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: f['initrd.gz'].sha256, sizeBytes: f['initrd.gz'].bytes },
+    disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: f['disk.qcow2'].sha256, sizeBytes: f['disk.qcow2'].bytes, peers: [], rateBytesPerSecond: 0 },
+    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: f.vmlinuz.sha256, sizeBytes: f.vmlinuz.bytes, peers: [], rateBytesPerSecond: 0 },
+    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: f['initrd.gz'].sha256, sizeBytes: f['initrd.gz'].bytes, peers: [], rateBytesPerSecond: 0 },
     cmdline: 'console=ttyS0 panic=-1 quiet', vcpus: 1, memoryMb: 256,
   };
 }

@@ -94,13 +94,13 @@ async function prepareRepo(app: ApplianceManifest, dir: string, slots: number): 
 function vm(host: AgentHost, app: ApplianceManifest, images: Images, mode: Mode, slot: number, n: number): VmSpec {
   const f = app.files;
   const disk = mode === 'paper'
-    ? { url: `${host.imageUrl}/disk-vm${slot + 1}.qcow2`, sha256: images.perVm[slot]!.sha256, sizeBytes: images.perVm[slot]!.bytes }
-    : { url: `${host.imageUrl}/disk.qcow2`, sha256: images.shared.sha256, sizeBytes: images.shared.bytes };
+    ? { url: `${host.imageUrl}/disk-vm${slot + 1}.qcow2`, sha256: images.perVm[slot]!.sha256, sizeBytes: images.perVm[slot]!.bytes, peers: [], rateBytesPerSecond: 0 }
+    : { url: `${host.imageUrl}/disk.qcow2`, sha256: images.shared.sha256, sizeBytes: images.shared.bytes, peers: [], rateBytesPerSecond: 0 };
   return {
     hostname: `vwn-t2-${String(n).padStart(3, '0')}`, ip: `${PREFIX}.${10 + n}`, mac: `52:54:00:31:00:${n.toString(16).padStart(2, '0')}`, vo: 'bench',
     disk,
-    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: f.vmlinuz.sha256, sizeBytes: f.vmlinuz.bytes },
-    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: f['initrd.gz'].sha256, sizeBytes: f['initrd.gz'].bytes },
+    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: f.vmlinuz.sha256, sizeBytes: f.vmlinuz.bytes, peers: [], rateBytesPerSecond: 0 },
+    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: f['initrd.gz'].sha256, sizeBytes: f['initrd.gz'].bytes, peers: [], rateBytesPerSecond: 0 },
     cmdline: 'console=ttyS0 panic=-1 quiet', vcpus: 1, memoryMb: 256,
   };
 }

@@ -103,7 +103,7 @@ function timing(o: Operation, phases: Array<[Phase, number]>): OperationTiming {
 export function cannedData(): CannedData {
   const GiB = 1024 ** 3;
   const facts = {
-    hostname: 'phys01', cpus: 2, hypervisor: 'qemu', cachedImages: [], runningDomains: 2, agentVersion: '0.1.0',
+    hostname: 'phys01', cpus: 2, hypervisor: 'qemu', cachedImages: [], runningDomains: 2, agentVersion: '0.1.0', peerUrl: '', holdings: [], uploadPeers: 0, linkMbit: 0,
     memoryTotalBytes: 8 * GiB, memoryAvailableBytes: 5 * GiB, memoryCommittedBytes: GiB, diskTotalBytes: 100 * GiB, diskFreeBytes: 60 * GiB,
   };
   const S = OperationState.OPERATION_STATE_SUCCEEDED;

@@ -122,7 +122,7 @@ export class SimulatedAgent {
       hostname: this.options.name, cpus: SIMULATED_HOST.cpus, memoryTotalBytes: SIMULATED_HOST.memoryTotalBytes,
       memoryAvailableBytes: SIMULATED_HOST.memoryTotalBytes - SIMULATED_HOST.reserveBytes - committed, memoryCommittedBytes: committed,
       diskTotalBytes: SIMULATED_HOST.diskTotalBytes, diskFreeBytes: SIMULATED_HOST.diskTotalBytes - this.domains.size * 2 * GiB,
-      hypervisor: 'simulated', cachedImages: [...this.cached], runningDomains: this.domains.size, agentVersion: 'simulated-bench',
+      hypervisor: 'simulated', cachedImages: [...this.cached], runningDomains: this.domains.size, agentVersion: 'simulated-bench', peerUrl: '', holdings: [], uploadPeers: 0, linkMbit: 0,
     };
   }
 

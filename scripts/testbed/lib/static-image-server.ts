@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 
 /** Options of the testbed's image repository. */
 export interface ImageServerOptions {
+  /** Told the bytes of every complete response (tests count what the repository sent). */
+  onServed?(bytes: number): void;
   dir: string;
   /** Cap on the bytes/s sent per response (models the link to the image repository); 0 = unlimited. */
   rateBytesPerSec?: number;
@@ -76,6 +78,7 @@ async function serve(options: ImageServerOptions, link: Link | undefined, req: I
   });
   const body = createReadStream(file, { start, end });
   await (link ? pipeline(body, new RateLimit(link), res) : pipeline(body, res));
+  options.onServed?.(end - start + 1);
 }
 
 /** Starts an HTTP image repository serving the files of one directory, with Range support. */

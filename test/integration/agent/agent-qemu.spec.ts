@@ -27,9 +27,9 @@ describe('vonode-agent with QEMU guests (real VMs, dnsmasq, HTTP image repositor
     ip: `10.213.20.${10 + n}`,
     mac: `52:54:00:20:00:0${n}`,
     vo: 'test',
-    disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: app.files['disk.qcow2'].sha256, sizeBytes: app.files['disk.qcow2'].bytes },
-    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: app.files.vmlinuz.sha256, sizeBytes: 0 },
-    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: app.files['initrd.gz'].sha256, sizeBytes: 0 },
+    disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: app.files['disk.qcow2'].sha256, sizeBytes: app.files['disk.qcow2'].bytes, peers: [], rateBytesPerSecond: 0 },
+    kernel: { url: `${host.imageUrl}/vmlinuz`, sha256: app.files.vmlinuz.sha256, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 },
+    initrd: { url: `${host.imageUrl}/initrd.gz`, sha256: app.files['initrd.gz'].sha256, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 },
     cmdline: 'console=ttyS0 panic=-1 quiet',
     vcpus: 1,
     memoryMb: 256,
@@ -87,7 +87,7 @@ describe('vonode-agent with QEMU guests (real VMs, dnsmasq, HTTP image repositor
     for (const [field, vm] of [
       ['vm.mac', spec(4, { mac: '52:54:00:20:00:04,script=/tmp/x' })],
       ['vm.hostname', spec(4, { hostname: 'bad name"' })],
-      ['vm.disk.sha256', spec(4, { disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: 'abc', sizeBytes: 0 } })],
+      ['vm.disk.sha256', spec(4, { disk: { url: `${host.imageUrl}/disk.qcow2`, sha256: 'abc', sizeBytes: 0, peers: [], rateBytesPerSecond: 0 } })],
       ['vm.ip', spec(4, { ip: '10.213.20.999' })],
     ] as const) {
       let err: unknown;
@@ -103,7 +103,7 @@ describe('vonode-agent with QEMU guests (real VMs, dnsmasq, HTTP image repositor
     let err: unknown;
     // The repository serves the initrd's bytes where the request names another digest.
     const wrong = createHash('sha256').update('not the initrd').digest('hex');
-    await collect(host.client!.deploy({ vm: spec(5, { disk: { url: `${host.imageUrl}/initrd.gz`, sha256: wrong, sizeBytes: 0 } }) })).catch((e: unknown) => (err = e));
+    await collect(host.client!.deploy({ vm: spec(5, { disk: { url: `${host.imageUrl}/initrd.gz`, sha256: wrong, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 } }) })).catch((e: unknown) => (err = e));
     expect(isAgentCallError(err) && err.code).to.equal(status.FAILED_PRECONDITION);
     expect((err as Error).message).to.contain(`does not match the expected sha256 ${wrong}`);
     // Nothing derived from the bytes it fetched: the only digest in the answer is the requested one.

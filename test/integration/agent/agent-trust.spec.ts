@@ -48,8 +48,8 @@ describe('vonode-agent trusts nobody: image sources, identities, errors (real gR
   const disk = randomBytes(96 * 1024);
   let serial = 0;
 
-  const fileImage = (): ImageRef => ({ url: pathToFileURL(path.join(dir, 'repo', 'disk.img')).href, sha256: sha256(disk), sizeBytes: 0 });
-  const httpImage = (): ImageRef => ({ url: repo.url('appliances/disk.img'), sha256: sha256(disk), sizeBytes: 0 });
+  const fileImage = (): ImageRef => ({ url: pathToFileURL(path.join(dir, 'repo', 'disk.img')).href, sha256: sha256(disk), sizeBytes: 0, peers: [], rateBytesPerSecond: 0 });
+  const httpImage = (): ImageRef => ({ url: repo.url('appliances/disk.img'), sha256: sha256(disk), sizeBytes: 0, peers: [], rateBytesPerSecond: 0 });
   const vm = (over: Partial<VmSpec> = {}): VmSpec => {
     const n = ++serial;
     return {
@@ -117,14 +117,14 @@ tls: ${JSON.stringify(tls('agent'))}
     const requested = 'c'.repeat(64);
     const shadow = await readFile('/etc/shadow').then(sha256, () => undefined);
     for (const url of ['file:///etc/shadow', pathToFileURL(path.join(dir, 'repo', 'shadow.img')).href, `${pathToFileURL(path.join(dir, 'repo')).href}/%2e%2e/%2e%2e/%2e%2e/etc/shadow`]) {
-      const err = await failure(collect(client.deploy({ vm: vm({ disk: { url, sha256: requested, sizeBytes: 0 } }) })));
+      const err = await failure(collect(client.deploy({ vm: vm({ disk: { url, sha256: requested, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 } }) })));
       expect(err.code, url).to.equal(status.PERMISSION_DENIED);
       expect(err.details, url).to.contain('images.sources');
       expect((err.details.match(HEX_DIGEST) ?? []).filter((d) => d !== requested), url).to.deep.equal([]);
       if (shadow) expect(err.details).to.not.contain(shadow);
       expect(err.details).to.not.match(/\b\d{2,} bytes\b/);
     }
-    const viaPrefetch = await failure(prefetch({ url: 'file:///etc/shadow', sha256: requested, sizeBytes: 0 }));
+    const viaPrefetch = await failure(prefetch({ url: 'file:///etc/shadow', sha256: requested, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 }));
     expect(viaPrefetch.code).to.equal(status.PERMISSION_DENIED);
     expect(viaPrefetch.details).to.contain('file:///etc/shadow');
     expect(await traces()).to.deep.equal({ domains: [], dhcpFiles: [], records: [], partials: [] });
@@ -177,7 +177,7 @@ tls: ${JSON.stringify(tls('agent'))}
     // An image of its own: the one the other tests deploy may already be cached.
     const other = randomBytes(96 * 1024);
     repo.always = { endsAtFileOffset: 40_000 };
-    const image = { url: repo.put('appliances/other.img', other), sha256: sha256(other), sizeBytes: 0 };
+    const image = { url: repo.put('appliances/other.img', other), sha256: sha256(other), sizeBytes: 0, peers: [], rateBytesPerSecond: 0 };
     const err = await failure(collect(client.deploy({ vm: vm({ disk: image }) })));
     expect(err.code).to.equal(status.FAILED_PRECONDITION);
     expect(err.details).to.match(/is truncated/);

@@ -82,6 +82,22 @@ export interface HostFactsResponse {
   cachedImages: string[];
   runningDomains: number;
   agentVersion: string;
+  /** https://… where this agent serves its cache to peers; empty: not serving */
+  peerUrl: string;
+  /** complete images and piece-wise downloads running now */
+  holdings: ImageHolding[];
+  /** peers this agent is serving at this moment */
+  uploadPeers: number;
+  /** speed of the host's network link from its facts; 0 unknown */
+  linkMbit: number;
+}
+
+/** An image an agent holds or is fetching piece-wise (what peers may ask it for). */
+export interface ImageHolding {
+  sha256: string;
+  sizeBytes: number;
+  verifiedBytes: number;
+  complete: boolean;
 }
 
 export interface PrefetchImageRequest {
@@ -754,6 +770,10 @@ function createBaseHostFactsResponse(): HostFactsResponse {
     cachedImages: [],
     runningDomains: 0,
     agentVersion: "",
+    peerUrl: "",
+    holdings: [],
+    uploadPeers: 0,
+    linkMbit: 0,
   };
 }
 
@@ -791,6 +811,18 @@ export const HostFactsResponse: MessageFns<HostFactsResponse> = {
     }
     if (message.agentVersion !== "") {
       writer.uint32(90).string(message.agentVersion);
+    }
+    if (message.peerUrl !== "") {
+      writer.uint32(98).string(message.peerUrl);
+    }
+    for (const v of message.holdings) {
+      ImageHolding.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.uploadPeers !== 0) {
+      writer.uint32(112).uint32(message.uploadPeers);
+    }
+    if (message.linkMbit !== 0) {
+      writer.uint32(120).uint32(message.linkMbit);
     }
     return writer;
   },
@@ -896,6 +928,38 @@ export const HostFactsResponse: MessageFns<HostFactsResponse> = {
             message.agentVersion = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.peerUrl = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.holdings.push(ImageHolding.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.uploadPeers = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.linkMbit = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -953,6 +1017,24 @@ export const HostFactsResponse: MessageFns<HostFactsResponse> = {
         : isSet(object.agent_version)
         ? globalThis.String(object.agent_version)
         : "",
+      peerUrl: isSet(object.peerUrl)
+        ? globalThis.String(object.peerUrl)
+        : isSet(object.peer_url)
+        ? globalThis.String(object.peer_url)
+        : "",
+      holdings: globalThis.Array.isArray(object?.holdings)
+        ? object.holdings.map((e: any) => ImageHolding.fromJSON(e))
+        : [],
+      uploadPeers: isSet(object.uploadPeers)
+        ? globalThis.Number(object.uploadPeers)
+        : isSet(object.upload_peers)
+        ? globalThis.Number(object.upload_peers)
+        : 0,
+      linkMbit: isSet(object.linkMbit)
+        ? globalThis.Number(object.linkMbit)
+        : isSet(object.link_mbit)
+        ? globalThis.Number(object.link_mbit)
+        : 0,
     };
   },
 
@@ -991,6 +1073,18 @@ export const HostFactsResponse: MessageFns<HostFactsResponse> = {
     if (message.agentVersion !== "") {
       obj.agentVersion = message.agentVersion;
     }
+    if (message.peerUrl !== "") {
+      obj.peerUrl = message.peerUrl;
+    }
+    if (message.holdings?.length) {
+      obj.holdings = message.holdings.map((e) => ImageHolding.toJSON(e));
+    }
+    if (message.uploadPeers !== 0) {
+      obj.uploadPeers = Math.round(message.uploadPeers);
+    }
+    if (message.linkMbit !== 0) {
+      obj.linkMbit = Math.round(message.linkMbit);
+    }
     return obj;
   },
 
@@ -1010,6 +1104,135 @@ export const HostFactsResponse: MessageFns<HostFactsResponse> = {
     message.cachedImages = object.cachedImages?.map((e) => e) || [];
     message.runningDomains = object.runningDomains ?? 0;
     message.agentVersion = object.agentVersion ?? "";
+    message.peerUrl = object.peerUrl ?? "";
+    message.holdings = object.holdings?.map((e) => ImageHolding.fromPartial(e)) || [];
+    message.uploadPeers = object.uploadPeers ?? 0;
+    message.linkMbit = object.linkMbit ?? 0;
+    return message;
+  },
+};
+
+function createBaseImageHolding(): ImageHolding {
+  return { sha256: "", sizeBytes: 0, verifiedBytes: 0, complete: false };
+}
+
+export const ImageHolding: MessageFns<ImageHolding> = {
+  encode(message: ImageHolding, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sha256 !== "") {
+      writer.uint32(10).string(message.sha256);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(16).uint64(message.sizeBytes);
+    }
+    if (message.verifiedBytes !== 0) {
+      writer.uint32(24).uint64(message.verifiedBytes);
+    }
+    if (message.complete !== false) {
+      writer.uint32(32).bool(message.complete);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageHolding {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageHolding();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.verifiedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageHolding {
+    return {
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      verifiedBytes: isSet(object.verifiedBytes)
+        ? globalThis.Number(object.verifiedBytes)
+        : isSet(object.verified_bytes)
+        ? globalThis.Number(object.verified_bytes)
+        : 0,
+      complete: isSet(object.complete) ? globalThis.Boolean(object.complete) : false,
+    };
+  },
+
+  toJSON(message: ImageHolding): unknown {
+    const obj: any = {};
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.verifiedBytes !== 0) {
+      obj.verifiedBytes = Math.round(message.verifiedBytes);
+    }
+    if (message.complete !== false) {
+      obj.complete = message.complete;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageHolding>, I>>(base?: I): ImageHolding {
+    return ImageHolding.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageHolding>, I>>(object: I): ImageHolding {
+    const message = createBaseImageHolding();
+    message.sha256 = object.sha256 ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.verifiedBytes = object.verifiedBytes ?? 0;
+    message.complete = object.complete ?? false;
     return message;
   },
 };

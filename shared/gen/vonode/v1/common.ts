@@ -227,6 +227,24 @@ export interface ImageRef {
   sha256: string;
   /** optional hint for progress; 0 if unknown */
   sizeBytes: number;
+  /**
+   * Agents to take the image's pieces from before the repository, in order
+   * (set by the coordinator's transfer scheduler; empty: the repository only).
+   */
+  peers: PeerSource[];
+  /**
+   * The rate the coordinator admitted this download at, bytes/s; the agent
+   * paces its reads to it (0: unpaced).
+   */
+  rateBytesPerSecond: number;
+}
+
+/** Another agent's peer endpoint (HTTPS, mutual TLS with agent certificates). */
+export interface PeerSource {
+  /** the CN its certificate must carry */
+  hostName: string;
+  /** https://host:port */
+  url: string;
 }
 
 /** Everything the agent needs to build one virtual worker node. */
@@ -289,7 +307,7 @@ export interface PhaseEvent_DetailsEntry {
 }
 
 function createBaseImageRef(): ImageRef {
-  return { url: "", sha256: "", sizeBytes: 0 };
+  return { url: "", sha256: "", sizeBytes: 0, peers: [], rateBytesPerSecond: 0 };
 }
 
 export const ImageRef: MessageFns<ImageRef> = {
@@ -302,6 +320,12 @@ export const ImageRef: MessageFns<ImageRef> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(24).uint64(message.sizeBytes);
+    }
+    for (const v of message.peers) {
+      PeerSource.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.rateBytesPerSecond !== 0) {
+      writer.uint32(41).double(message.rateBytesPerSecond);
     }
     return writer;
   },
@@ -343,6 +367,22 @@ export const ImageRef: MessageFns<ImageRef> = {
             message.sizeBytes = longToNumber(reader.uint64());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.peers.push(PeerSource.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.rateBytesPerSecond = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -364,6 +404,12 @@ export const ImageRef: MessageFns<ImageRef> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => PeerSource.fromJSON(e)) : [],
+      rateBytesPerSecond: isSet(object.rateBytesPerSecond)
+        ? globalThis.Number(object.rateBytesPerSecond)
+        : isSet(object.rate_bytes_per_second)
+        ? globalThis.Number(object.rate_bytes_per_second)
+        : 0,
     };
   },
 
@@ -378,6 +424,12 @@ export const ImageRef: MessageFns<ImageRef> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => PeerSource.toJSON(e));
+    }
+    if (message.rateBytesPerSecond !== 0) {
+      obj.rateBytesPerSecond = floatToJson(message.rateBytesPerSecond);
+    }
     return obj;
   },
 
@@ -389,6 +441,97 @@ export const ImageRef: MessageFns<ImageRef> = {
     message.url = object.url ?? "";
     message.sha256 = object.sha256 ?? "";
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.peers = object.peers?.map((e) => PeerSource.fromPartial(e)) || [];
+    message.rateBytesPerSecond = object.rateBytesPerSecond ?? 0;
+    return message;
+  },
+};
+
+function createBasePeerSource(): PeerSource {
+  return { hostName: "", url: "" };
+}
+
+export const PeerSource: MessageFns<PeerSource> = {
+  encode(message: PeerSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostName !== "") {
+      writer.uint32(10).string(message.hostName);
+    }
+    if (message.url !== "") {
+      writer.uint32(18).string(message.url);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PeerSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePeerSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PeerSource {
+    return {
+      hostName: isSet(object.hostName)
+        ? globalThis.String(object.hostName)
+        : isSet(object.host_name)
+        ? globalThis.String(object.host_name)
+        : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+    };
+  },
+
+  toJSON(message: PeerSource): unknown {
+    const obj: any = {};
+    if (message.hostName !== "") {
+      obj.hostName = message.hostName;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PeerSource>, I>>(base?: I): PeerSource {
+    return PeerSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PeerSource>, I>>(object: I): PeerSource {
+    const message = createBasePeerSource();
+    message.hostName = object.hostName ?? "";
+    message.url = object.url ?? "";
     return message;
   },
 };

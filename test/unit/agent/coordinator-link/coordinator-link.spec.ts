@@ -25,7 +25,7 @@ describe('agent/coordinator-link', () => {
 
   const facts = async (): Promise<HostFactsResponse> => ({
     hostname: 'phys-7', cpus: 2, memoryTotalBytes: 8e9, memoryAvailableBytes: 6e9, memoryCommittedBytes: 0, diskTotalBytes: 1e11, diskFreeBytes: 5e10,
-    hypervisor: 'simulated', cachedImages: [], runningDomains: ++factsCalls, agentVersion: 'test',
+    hypervisor: 'simulated', cachedImages: [], runningDomains: ++factsCalls, agentVersion: 'test', peerUrl: '', holdings: [], uploadPeers: 0, linkMbit: 0,
   });
 
   const makeLink = (port: number): CoordinatorLink => {

@@ -6,7 +6,7 @@ import { validateHostFacts, validateReportedDomains } from '../../../../coordina
 
 const facts = (over: Partial<HostFactsResponse> = {}): HostFactsResponse => ({
   hostname: 'phys-01', cpus: 16, memoryTotalBytes: 64 * 2 ** 30, memoryAvailableBytes: 60 * 2 ** 30, memoryCommittedBytes: 0,
-  diskTotalBytes: 2 ** 40, diskFreeBytes: 2 ** 39, hypervisor: 'qemu', cachedImages: ['a'.repeat(64)], runningDomains: 0, agentVersion: '0.1.0', ...over,
+  diskTotalBytes: 2 ** 40, diskFreeBytes: 2 ** 39, hypervisor: 'qemu', cachedImages: ['a'.repeat(64)], runningDomains: 0, agentVersion: '0.1.0', peerUrl: '', holdings: [], uploadPeers: 0, linkMbit: 0, ...over,
 });
 
 describe('coordinator/api/agent-report', () => {

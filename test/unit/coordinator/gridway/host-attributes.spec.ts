@@ -73,7 +73,7 @@ describe('coordinator/gridway/host-attributes', () => {
   });
 
   it('adds the hypervisor when the host facts are known, and leaves out an unknown physical host', () => {
-    const facts = { hostname: 'phys-a', cpus: 4, memoryTotalBytes: 0, memoryAvailableBytes: 0, memoryCommittedBytes: 0, diskTotalBytes: 0, diskFreeBytes: 0, hypervisor: 'qemu', cachedImages: [], runningDomains: 1, agentVersion: '0.1.0' };
+    const facts = { hostname: 'phys-a', cpus: 4, memoryTotalBytes: 0, memoryAvailableBytes: 0, memoryCommittedBytes: 0, diskTotalBytes: 0, diskFreeBytes: 0, hypervisor: 'qemu', cachedImages: [], runningDomains: 1, agentVersion: '0.1.0', peerUrl: '', holdings: [], uploadPeers: 0, linkMbit: 0 };
     expect(asMap(hostAttributes(node({ hostFacts: facts }), OPTIONS))).to.include({ VONODE_HYPERVISOR: 'qemu' });
     expect(asMap(hostAttributes(node({ physicalHost: '' }), OPTIONS))).to.not.have.property('VONODE_HOST');
   });

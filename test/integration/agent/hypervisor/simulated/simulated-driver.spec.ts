@@ -54,7 +54,7 @@ describe('simulated hypervisor in a real agent (boots nothing; for coordinator t
 
   const vm = (n: number): VmSpec => ({
     hostname: `vwn-sim-00${n}`, ip: `10.99.0.${10 + n}`, mac: `52:54:00:99:00:0${n}`, vo: 'bio',
-    disk: { ...image, sizeBytes: 0 }, kernel: undefined, initrd: undefined, cmdline: '', vcpus: 1, memoryMb: 64,
+    disk: { ...image, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 }, kernel: undefined, initrd: undefined, cmdline: '', vcpus: 1, memoryMb: 64,
   });
 
   const startAgent = async (): Promise<void> => {
@@ -131,7 +131,7 @@ describe('simulated hypervisor in a real agent (boots nothing; for coordinator t
     const c = new AgentClient(`127.0.0.1:${failing.port}`, credentials.createInsecure());
     try {
       let err: unknown;
-      await collect(c.deploy({ vm: { ...vm(2), disk: { ...other.image, sizeBytes: 0 } } })).catch((e: unknown) => (err = e));
+      await collect(c.deploy({ vm: { ...vm(2), disk: { ...other.image, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 } } })).catch((e: unknown) => (err = e));
       expect(isAgentCallError(err) && err.code, String(err)).to.equal(status.UNAVAILABLE);
       expect((err as Error).message).to.contain('failStart');
       expect((await c.listDomains()).domains).to.deep.equal([]);
