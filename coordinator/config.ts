@@ -92,8 +92,8 @@ export const coordinatorConfigSchema = z
       .default({ heartbeatInterval: 1000, downAfter: 3000 }),
     deploy: z
       .strictObject({
-        /** Site-wide cap on deployments that must download their image (cache misses) at once (1 to 1000). */
-        maxConcurrentTransfers: intWithin(1, 1000).default(2),
+        /** Ceiling on deployments that must download their image (cache misses) at once (1 to 1000); the links (transfers) decide below it. */
+        maxConcurrentTransfers: intWithin(1, 1000).default(64),
         /** Attempts per deployment, each on a different host when one is available (1 to 100). */
         maxAttempts: intWithin(1, 100).default(3),
         /** Longest each agent phase may take before the attempt is abandoned and cleaned up. */
@@ -101,7 +101,26 @@ export const coordinatorConfigSchema = z
         /** Graceful guest shutdown before the agent destroys it (0 to 1h; sent as whole seconds). */
         shutdownTimeout: durationWithin(0, HOUR).default(30_000),
       })
-      .default({ maxConcurrentTransfers: 2, maxAttempts: 3, phaseTimeouts: phaseTimeouts.parse(undefined), shutdownTimeout: 30_000 }),
+      .default({ maxConcurrentTransfers: 64, maxAttempts: 3, phaseTimeouts: phaseTimeouts.parse(undefined), shutdownTimeout: 30_000 }),
+    /**
+     * The site's links, for bandwidth-aware admission of image downloads
+     * (coordinator/transfers/transfer-scheduler.ts): no declared link is
+     * given more downloads than its rate.
+     */
+    transfers: z
+      .strictObject({
+        /** The image repository's uplink, Mbit/s. */
+        repositoryMbit: intWithin(1, 10_000_000).default(1000),
+        /** A host's link when neither `hosts` nor the agent's facts say, Mbit/s. */
+        defaultHostMbit: intWithin(1, 10_000_000).default(1000),
+        /** Declared links per host name, Mbit/s. */
+        hosts: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, 'must be a host name'), intWithin(1, 10_000_000)).default({}),
+        /** Most downloads a host holding an image serves at once. */
+        peerUploads: intWithin(1, 64).default(2),
+        /** A download starts only at this rate or more, Mbit/s. */
+        minRateMbit: intWithin(1, 10_000_000).default(10),
+      })
+      .default({ repositoryMbit: 1000, defaultHostMbit: 1000, hosts: {}, peerUploads: 2, minRateMbit: 10 }),
     /** The batch system of the VO queues: demand-driven scaling, SR (registration) and DRN (drain). Off when absent. */
     batchSystem: batchSystemSchema.optional(),
     /** The site BDII: PUB ends when it publishes a new node. Off when absent. */

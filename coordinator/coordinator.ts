@@ -1,3 +1,4 @@
+import { connectivityState } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { CoordinatorServiceService } from '../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../shared/logger.js';
@@ -17,6 +18,8 @@ import { DeployHolds } from './planner/deploy-holds.js';
 import { ScalingLoop } from './planner/scaling-loop.js';
 import { ProcessRunner } from '../shared/process/command-runner.js';
 import { errorMessage, NotFoundError } from '../shared/errors.js';
+import { Prefetcher } from './transfers/prefetcher.js';
+import { TransferScheduler } from './transfers/transfer-scheduler.js';
 import { OperationQueue } from './deploy/operation-queue.js';
 import { OperationRunner, type AgentClients } from './deploy/operation-runner.js';
 import { Reconciler } from './deploy/reconciler.js';
@@ -52,6 +55,8 @@ export class Coordinator {
   readonly events = new EventBus();
   store: StateStore | undefined;
   registry: AgentRegistry | undefined;
+  /** Bandwidth-aware admission of image downloads (status shows its transfers). */
+  transfers: TransferScheduler | undefined;
   queue: OperationQueue | undefined;
   policy: PolicyWatcher | undefined;
   private server: GrpcServer | undefined;
@@ -111,16 +116,23 @@ export class Coordinator {
         },
       },
     }));
+    const t = config.transfers;
+    const transfers = (this.transfers = new TransferScheduler(
+      { repositoryMbit: t.repositoryMbit, defaultHostMbit: t.defaultHostMbit, hostMbit: t.hosts, peerUploads: t.peerUploads, minRateMbit: t.minRateMbit },
+      () => [...registry.values()].map((h) => ({ name: h.name, up: h.state === 'up', facts: h.facts })),
+      () => clock.nowMs(),
+    ));
     const queue = (this.queue = new OperationQueue({
-      store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings,
+      store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings, transfers,
       onDispatchPass: (ms) => this.metrics?.onDispatchPass(ms),
     }));
     const metrics = (this.metrics = new CoordinatorMetrics({
       queueDepth: () => queue.depth(), agentsUp: () => registry.counts().up, agentsDown: () => registry.counts().down,
       nodesByState: () => countBy(store.nodes().map((n) => n.state)),
     }));
+    const clients = this.agentClients(trust);
     const runner = (this.runner = new OperationRunner({
-      store, pool, queue, clients: this.agentClients(trust), grid, events, clock, logger, settings,
+      store, pool, queue, clients, grid, events, clock, logger, settings,
       listener: {
         onPhase: (m) => metrics.onPhase(m),
         onFinished: (o, cause) => {
@@ -152,6 +164,7 @@ export class Coordinator {
         site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger, visibility,
         heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => this.scaling?.targets() ?? new Map(),
         deployHolds: () => holds.snapshot(),
+        transfers: () => transfers.list(),
       }) }],
       { interceptors: trust.interceptors },
     );
@@ -161,6 +174,15 @@ export class Coordinator {
     this.timers.push(setInterval(() => registry.sweep(), Math.max(100, Math.floor(config.agents.downAfter / 5))));
     // Backstop for dispatch (new facts, slots freed by time); normal dispatch is event-driven.
     this.timers.push(setInterval(() => queue.pump(), 1000));
+    // Appliances warmed ahead of demand (policy prefetch), on links no deployment needs.
+    const prefetcher = new Prefetcher({
+      policy: () => policy.current,
+      hosts: () => [...registry.values()].map((h) => ({ name: h.name, up: h.state === 'up', facts: h.facts })),
+      nodeHosts: (vo) => store.nodes().filter((n) => n.vo === vo && n.host).map((n) => n.host),
+      deploymentsNeedLinks: () => queue.depth().queued > 0 || transfers.list().some((x) => x.purpose === 'deploy'),
+      transfers, client: (host) => clients.get(host), clock, logger: logger.child({ component: 'prefetch' }),
+    });
+    this.timers.push(setInterval(() => prefetcher.pass(), 1000));
     // Agents re-register within one heartbeat of a restart; an orphan whose agent did not is retried elsewhere.
     const grace = setTimeout(() => reconciler.expireOrphans(), config.agents.downAfter * 2);
     this.timers.push(grace as unknown as ReturnType<typeof setInterval>);
@@ -192,7 +214,10 @@ export class Coordinator {
         const view = this.registry?.get(host);
         if (!view) throw new NotFoundError(`host ${host} has no registered agent`);
         const cached = this.clients.get(host);
-        if (cached && cached.address === view.address) return cached.client;
+        // A channel that failed to connect (the agent was down) waits out grpc-js's reconnect backoff and fails
+        // calls at once meanwhile; the agent is registered again, so a new channel connects now.
+        const failed = cached?.client.raw.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE;
+        if (cached && cached.address === view.address && !failed) return cached.client;
         cached?.client.close();
         const creds = shared.for({ role: 'agent', name: host, revocations: trust.revocations });
         const client = new AgentClient(view.address, creds);

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import os from 'node:os';
 import si from 'systeminformation';
 
@@ -17,23 +18,27 @@ export interface HostFactsSource {
   read(stateDir: string): Promise<HostFacts>;
 }
 
-/** Host facts from systeminformation (cpus, memory, the state dir's filesystem). */
+/**
+ * Host facts: the CPU count from systeminformation once (it runs lscpu and
+ * dmidecode, ~0.2 s of CPU: read on every heartbeat it cost agents more than
+ * their image transfers), memory from systeminformation (/proc/meminfo) and
+ * the state dir's filesystem from statfs(2) on every read (no process).
+ */
 export class SystemHostFacts implements HostFactsSource {
+  private cores: Promise<number> | undefined;
+
   constructor(private readonly hostname = os.hostname()) {}
 
   async read(stateDir: string): Promise<HostFacts> {
-    const [cpu, mem, disks] = await Promise.all([si.cpu(), si.mem(), si.fsSize()]);
-    // The filesystem holding stateDir is the longest mount point that prefixes it.
-    const disk = disks
-      .filter((d) => stateDir === d.mount || stateDir.startsWith(d.mount.endsWith('/') ? d.mount : d.mount + '/'))
-      .sort((a, b) => b.mount.length - a.mount.length)[0];
+    this.cores ??= si.cpu().then((c) => c.cores, () => os.availableParallelism());
+    const [cpus, mem, fs] = await Promise.all([this.cores, si.mem(), statfs(stateDir).catch(() => undefined)]);
     return {
       hostname: this.hostname,
-      cpus: cpu.cores,
+      cpus,
       memoryTotalBytes: mem.total,
       memoryAvailableBytes: mem.available,
-      diskTotalBytes: disk?.size ?? 0,
-      diskFreeBytes: disk?.available ?? 0,
+      diskTotalBytes: fs ? fs.blocks * fs.bsize : 0,
+      diskFreeBytes: fs ? fs.bavail * fs.bsize : 0,
     };
   }
 }

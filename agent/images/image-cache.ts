@@ -43,7 +43,7 @@ export interface ImageRequest {
   /** Peers the coordinator named as sources, asked before the repository (piece-wise). */
   peers?: readonly PeerRef[];
   /** The rate the coordinator admitted this download at, bytes/s (0 or absent: unpaced). */
-  rateBytesPerSec?: number;
+  rateBytesPerSecond?: number;
 }
 
 /** One image this host holds or is fetching, for the coordinator's source scheduling. */
@@ -285,7 +285,7 @@ export class ImageCache {
     let format: 'qcow2' | 'raw' = 'raw';
     const outcome = await this.pieces
       .download(manifest, sources, {
-        rateBytesPerSec: ref.rateBytesPerSec ?? 0,
+        rateBytesPerSec: ref.rateBytesPerSecond ?? 0,
         ...(opts.signal ? { signal: opts.signal } : {}),
         ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
         commit: async (dataPath) => {

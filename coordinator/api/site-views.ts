@@ -1,5 +1,6 @@
 import { DEPLOY_PHASES, REMOVE_PHASES, type PhaseName } from '../../shared/phases.js';
-import type { OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { ImageTransfer, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { ActiveTransfer } from '../transfers/transfer-scheduler.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import type { AgentRegistry } from '../inventory/agent-registry.js';
 import type { NodePool } from '../pool/node-pool.js';
@@ -21,6 +22,19 @@ export interface SiteViewDeps {
   targets(): ReadonlyMap<string, { target: number; demand: number }>;
   /** VOs with deployments failed since their last success, and until when the scaling loop holds back new ones. */
   deployHolds(): ReadonlyMap<string, { failures: number; untilMs: number; lastError: string }>;
+  /** Image downloads running now (absent: none shown). */
+  transfers?(): readonly ActiveTransfer[];
+}
+
+/** The transfers with the progress each host's last heartbeat reported. */
+function transfersToWire(d: SiteViewDeps): ImageTransfer[] {
+  return (d.transfers?.() ?? []).map((t) => {
+    const held = d.registry.get(t.host)?.facts?.holdings.find((h) => h.sha256 === t.sha256);
+    return {
+      host: t.host, sha256: t.sha256, source: t.source, rateBytesPerSecond: t.rateBytesPerSecond, sizeBytes: t.sizeBytes || held?.sizeBytes || 0,
+      verifiedBytes: held?.verifiedBytes ?? 0, purpose: t.purpose, operationId: t.id, startedUnixMs: t.startedMs,
+    };
+  });
 }
 
 /** The `vonode status` summary. */
@@ -43,7 +57,7 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
   return {
     site: d.site, hostsUp: hosts.up, hostsDown: hosts.down,
     poolTotal: d.pool.total, poolFree: d.pool.total - nodes.length, queuedOperations: depth.queued, runningOperations: depth.running,
-    policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs,
+    policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs, transfers: transfersToWire(d),
   };
 }
 

@@ -8,6 +8,10 @@ export interface CliIo {
   stdout: NodeJS.WriteStream | NodeJS.WritableStream;
   /** Whether standard output is a terminal: live bars and colour only then. */
   isTTY: boolean;
+  /** Standard error as a stream, for progress bars that must stay off stdout (absent: no such bars). */
+  stderr?: NodeJS.WriteStream | NodeJS.WritableStream;
+  /** Whether standard error is a terminal: bars drawn on `stderr` only then. */
+  errIsTTY?: boolean;
   /** Environment variables (VONODE_COORDINATOR, VONODE_TLS_*, NO_COLOR). */
   env: Readonly<Record<string, string | undefined>>;
   /** Aborted on Ctrl-C: streaming commands stop following and say what continues. */
@@ -23,6 +27,8 @@ export function processIo(signal: AbortSignal): CliIo {
     err: (text) => void process.stderr.write(text),
     stdout: process.stdout,
     isTTY: process.stdout.isTTY === true,
+    stderr: process.stderr,
+    errIsTTY: process.stderr.isTTY === true,
     env: process.env,
     signal,
     now: () => Date.now(),

@@ -7,6 +7,7 @@ import { registerEventsCommand } from './commands/events.js';
 import { registerGlue2Command } from './commands/glue2.js';
 import { registerHealthCommand } from './commands/health.js';
 import { registerHostsCommand } from './commands/hosts.js';
+import { registerImageManifestCommand } from './commands/image-manifest.js';
 import { registerNodesCommand } from './commands/nodes.js';
 import { registerPolicyCommand } from './commands/policy.js';
 import { registerRemoveCommand } from './commands/remove.js';
@@ -46,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerHealthCommand(program, ctx);
   registerEventsCommand(program, ctx);
   registerGlue2Command(program, ctx);
+  registerImageManifestCommand(program, ctx);
   return program;
 }
 

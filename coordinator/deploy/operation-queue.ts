@@ -10,6 +10,7 @@ import { chooseHost, type PlacementHost } from '../placement/placement.js';
 import type { NodePool } from '../pool/node-pool.js';
 import type { NodeRecord, OperationRecord, OperationTrigger } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
+import type { TransferScheduler } from '../transfers/transfer-scheduler.js';
 import { HostSlots } from './host-slots.js';
 import type { AttemptStarter, QueueControl, QueueSettings } from './queue-contracts.js';
 import type { VoCatalog } from './vo-catalog.js';
@@ -24,6 +25,8 @@ export interface OperationQueueDeps {
   clock: Clock;
   logger: Logger;
   settings: QueueSettings;
+  /** Bandwidth-aware admission of image downloads (sources and rates). */
+  transfers: TransferScheduler;
   /** Told how long each dispatch pass (placement of every queued operation) took, in ms. */
   onDispatchPass?(ms: number, queued: number): void;
 }
@@ -34,6 +37,8 @@ interface PlacementView {
   byName: Map<string, PlacementHost>;
   /** Hosts up and not busy. */
   idle: number;
+  /** A download was refused a link in this pass: later deployments take only hosts that cache their image (arrival order keeps its meaning). */
+  linksFull: boolean;
   /** Hosts caching each image, computed once per image per pass (the transfer cap needs them). */
   caching: Map<string, PlacementHost[]>;
   /**
@@ -177,12 +182,13 @@ export class OperationQueue implements QueueControl {
     this.pump();
   }
 
-  /** Gives back the site-wide transfer slot of a deployment (at PT end or when it ends). */
-  releaseTransfer(opId: string): void {
+  /** Gives back the transfer slot and link share of a deployment: at PT end (`completed`: the host now holds the image) or when it ends. */
+  releaseTransfer(opId: string, completed = false): void {
     const live = this.live.get(opId);
     if (live?.transfer) {
       live.transfer = false;
       this.transfers--;
+      this.deps.transfers.end(opId, completed);
       this.pump();
     }
   }
@@ -244,8 +250,8 @@ export class OperationQueue implements QueueControl {
     const plain = !op.pinnedHost && op.excludedHosts.length === 0;
     if (plain && view.blocked.has(op.vo) && !atHead) return;
     const exclude = new Set(op.excludedHosts);
-    // The transfer cap reached: only hosts that already cache the appliance can take it now.
-    const cappedOut = this.transfers >= settings.maxConcurrentTransfers;
+    // The transfer ceiling reached, or no link had room: only hosts that already cache the appliance can take it now.
+    const cappedOut = view.linksFull || this.transfers >= settings.maxConcurrentTransfers;
     const hosts = cappedOut ? cachingHosts(view, app.disk.sha256) : view.hosts;
     const outcome = chooseHost(hosts, { memoryMb: app.memoryMb, vcpus: app.vcpus, imageSha256: app.disk.sha256, exclude, pinnedHost: op.pinnedHost });
     if (!outcome.host) {
@@ -259,15 +265,23 @@ export class OperationQueue implements QueueControl {
     }
     const host = view.byName.get(outcome.host)!;
     const transfer = !host.cachedImages.includes(app.disk.sha256);
+    const plan = transfer ? this.deps.transfers.plan(host.name, app.disk.sha256) : undefined;
+    if (transfer && !plan) {
+      view.linksFull = true;
+      return; // waits for a link with room (or a host that caches the image)
+    }
     if (!this.slots.tryAcquire(host.name, op.id)) return;
-    if (transfer) this.transfers++;
+    if (plan) {
+      this.transfers++;
+      this.deps.transfers.start(op.id, host.name, app.disk.sha256, app.disk.sizeBytes, plan, 'deploy');
+    }
     const memoryBytes = app.memoryMb * 1024 * 1024;
     host.busy = true;
     host.pendingMemoryBytes += memoryBytes;
     host.pendingVcpus += app.vcpus;
     view.idle--;
     this.live.set(op.id, { host: host.name, kind: 'deploy', memoryBytes, vcpus: app.vcpus, transfer });
-    this.runner?.startDeploy(op, host.name, app);
+    this.runner?.startDeploy(op, host.name, plan ? { ...app, disk: { ...app.disk, peers: plan.peers, rateBytesPerSecond: plan.rateBytesPerSecond } } : app);
   }
 
   private tryStartRemoval(op: OperationRecord): void {
@@ -310,7 +324,7 @@ export class OperationQueue implements QueueControl {
         committedVcpus: vcpusByHost.get(h.name) ?? 0,
       });
     }
-    return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle, caching: new Map(), blocked: new Set() };
+    return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle, caching: new Map(), blocked: new Set(), linksFull: false };
   }
 
   private cancelQueuedDeploy(op: OperationRecord, node: NodeRecord): OperationRecord {

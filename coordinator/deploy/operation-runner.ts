@@ -121,7 +121,7 @@ export class OperationRunner implements AttemptStarter {
     log.info({ vo: op.vo }, 'deployment attempt started');
     const watch = this.observer(op, host, (mark) => {
       // The host's image work is done: the next deployment may start while this guest boots.
-      if (mark.edge === 'end' && mark.phase === 'PT') queue.releaseTransfer(op.id);
+      if (mark.edge === 'end' && mark.phase === 'PT') queue.releaseTransfer(op.id, true);
       if (mark.edge === 'end' && mark.phase === 'VMB') queue.releaseHost(op.id);
     });
     // The batch system must know the host before the guest's execution daemon

@@ -24,7 +24,7 @@ export interface QueueControl {
   publish(op: OperationRecord): void;
   pump(): void;
   releaseHost(opId: string): void;
-  releaseTransfer(opId: string): void;
+  releaseTransfer(opId: string, completed?: boolean): void;
   finished(opId: string): void;
   isLive(opId: string): boolean;
   submitOrphanRemoval(hostname: string, vo: string, host: string): OperationRecord;

@@ -69,6 +69,20 @@ export interface VoPolicy {
   vm: { vcpus: number; memoryMb: number };
   /** What the nodes boot. */
   appliance: Appliance;
+  /** Warm the appliance on hosts before demand comes (absent: no prefetch). */
+  prefetch?: PrefetchPolicy;
+}
+
+/**
+ * Prefetch of a VO's appliance: on the `hosts` hosts placement would choose
+ * next (or all hosts), `always` or only while no deployment waits for a
+ * download (`idle`). Downloads are admitted like any other (no link is
+ * oversubscribed); hosts' caches evict least recently used images, never one
+ * a running VM uses.
+ */
+export interface PrefetchPolicy {
+  hosts: number | 'all';
+  when: 'always' | 'idle';
 }
 
 /** The validated policy: defaults applied, durations in ms, VOs in file order. */
@@ -163,6 +177,12 @@ const voSchema = z.strictObject({
   slotsPerNode: count('job slots, 1 or more').min(1, { error: 'must be 1 or more job slots' }).default(1),
   vm: vmSchema.default({ vcpus: 1, memoryMb: 512 }),
   appliance: applianceSchema,
+  prefetch: z
+    .strictObject({
+      hosts: z.union([z.literal('all'), count('hosts, 1 or more').min(1, { error: 'must be 1 or more hosts, or all' })], { error: 'must be a number of hosts or all' }),
+      when: z.enum(['always', 'idle'], { error: 'must be always or idle' }).default('idle'),
+    })
+    .optional(),
 });
 
 /** The one VO-name rule (shared/validation.ts), as the API and the agents apply it. */

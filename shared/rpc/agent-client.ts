@@ -6,6 +6,8 @@ import {
   type HostFactsResponse,
   type ListDomainsResponse,
   type ListImagesResponse,
+  type PrefetchImageRequest,
+  type PrefetchProgress,
   type RemoveRequest,
 } from '../gen/vonode/v1/agent.js';
 import { RpcCallError, streamCall, unaryCall } from './grpc-call.js';
@@ -36,6 +38,11 @@ export class AgentClient {
   remove(request: Partial<RemoveRequest>, signal?: AbortSignal): AsyncIterable<DeployEvent> {
     const call = this.raw.remove({ operationId: '', hostname: '', shutdownTimeoutS: 0, ...request }, new Metadata());
     return streamCall(AgentCallError, 'Remove', call, signal);
+  }
+
+  /** Warms the agent's image cache; streams progress. The iterator throws AgentCallError if the agent fails it. */
+  prefetchImage(request: PrefetchImageRequest, signal?: AbortSignal): AsyncIterable<PrefetchProgress> {
+    return streamCall(AgentCallError, 'PrefetchImage', this.raw.prefetchImage(request, new Metadata()), signal);
   }
 
   /** Lists domains. Throws AgentCallError. */

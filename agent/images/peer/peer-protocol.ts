@@ -5,9 +5,12 @@
  *   download has not verified yet. 404: this host neither holds nor fetches the image. 503: upload slots full, or the
  *   pieces did not come in time (try another source). 416: a bad range.
  * - GET /v1/images/<sha256>/manifest       the piece manifest (JSON), for a complete image or one being fetched piece-wise.
- * Every answer other than 2xx carries `x-vonode-reason`.
+ * Every answer other than 2xx carries `x-vonode-reason`. A request may carry `x-vonode-rate` (bytes/s): the
+ * server then sends that peer's ranges no faster.
  */
 export const WAIT_HEADER = 'x-vonode-wait-ms';
+/** The requester's admitted rate, bytes/s: the server paces what it sends that peer to it (TCP windows would otherwise burst). */
+export const RATE_HEADER = 'x-vonode-rate';
 export const REASON_HEADER = 'x-vonode-reason';
 export const MANIFEST_PATH_SUFFIX = '/manifest';
 export const MAX_WAIT_MS = 15_000;

@@ -6,7 +6,11 @@ import { describeIdentity, identityOf } from '../../../shared/auth/peer-identity
 import type { Logger } from '../../../shared/logger.js';
 import type { PieceManifest } from '../pieces/piece-manifest.js';
 import type { PeerTls } from './peer-source.js';
-import { MAX_WAIT_MS, parseImagePath, parseRange, REASON_HEADER, WAIT_HEADER } from './peer-protocol.js';
+import { RatePacer } from '../pieces/rate-pacer.js';
+import { MAX_WAIT_MS, parseImagePath, parseRange, RATE_HEADER, REASON_HEADER, WAIT_HEADER } from './peer-protocol.js';
+
+// Bytes written between two pacing decisions.
+const WRITE_CHUNK = 64 * 1024;
 
 /** An image this host can serve: complete, or being fetched piece-wise. */
 export interface ServedImage {
@@ -47,6 +51,8 @@ export interface UploadStats {
 export class PeerServer {
   private server: https.Server | undefined;
   private readonly active = new Map<string, number>();
+  // One pacer per peer being served: its parallel requests share the rate it was admitted at.
+  private readonly pacers = new Map<string, RatePacer>();
   readonly stats: UploadStats = { bytesServed: 0, requests: 0, activePeers: 0 };
 
   constructor(private readonly options: PeerServerOptions) {}
@@ -100,6 +106,8 @@ export class PeerServer {
     if (!range) return reply(res, 416, `ask for one range, bytes=A-B, inside the image's ${image.manifest.sizeBytes} bytes`);
     if (!this.acquire(peer.name)) return reply(res, 503, `upload slots full (${this.options.maxUploads} peers)`);
     try {
+      const rate = Number(header(req, RATE_HEADER) ?? 0);
+      const pacer = this.pacerFor(peer.name, Number.isFinite(rate) && rate > 0 ? rate : 0);
       if (!(await this.piecesReady(image, range, waitMs))) return reply(res, 503, 'the range is not verified here yet');
       const body = await image.read(range.start, range.end);
       res.writeHead(206, {
@@ -107,7 +115,7 @@ export class PeerServer {
         'content-length': body.length,
         'content-range': `bytes ${range.start}-${range.end - 1}/${image.manifest.sizeBytes}`,
       });
-      await new Promise<void>((resolve) => res.end(body, resolve));
+      await writePaced(res, body, pacer);
       this.stats.bytesServed += body.length;
     } finally {
       this.release(peer.name);
@@ -141,12 +149,39 @@ export class PeerServer {
     return true;
   }
 
+  private pacerFor(peer: string, rate: number): RatePacer {
+    let pacer = this.pacers.get(peer);
+    if (!pacer || pacer.rate !== rate) this.pacers.set(peer, (pacer = new RatePacer(rate)));
+    return pacer;
+  }
+
   private release(peer: string): void {
     const n = (this.active.get(peer) ?? 1) - 1;
     if (n > 0) this.active.set(peer, n);
-    else this.active.delete(peer);
+    else {
+      this.active.delete(peer);
+      this.pacers.delete(peer);
+    }
     this.stats.activePeers = this.active.size;
   }
+}
+
+/** Sends `body` in chunks no faster than the pacer allows, respecting backpressure; resolves when sent or the peer went away. */
+async function writePaced(res: ServerResponse, body: Buffer, pacer: RatePacer): Promise<void> {
+  for (let at = 0; at < body.length && !res.destroyed; at += WRITE_CHUNK) {
+    const chunk = body.subarray(at, at + WRITE_CHUNK);
+    await pacer.take(chunk.length);
+    if (!res.write(chunk)) await new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.once('drain', done);
+      res.once('close', done);
+    });
+  }
+  await new Promise<void>((resolve) => res.end(resolve));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

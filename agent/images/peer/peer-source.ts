@@ -3,7 +3,7 @@ import https from 'node:https';
 import { serverIdentityCheck } from '../../../shared/auth/server-identity-check.js';
 import type { RevocationList } from '../../../shared/auth/revocation-list.js';
 import { readExactly, SourceError, type PieceSource, type RangeOptions } from '../pieces/piece-source.js';
-import { imagePath, MANIFEST_PATH_SUFFIX, WAIT_HEADER } from './peer-protocol.js';
+import { imagePath, MANIFEST_PATH_SUFFIX, RATE_HEADER, WAIT_HEADER } from './peer-protocol.js';
 
 const IDLE_TIMEOUT_MS = 20_000;
 
@@ -50,7 +50,8 @@ export class PeerSource implements PieceSource {
 
   fetchRange(sha256: string, start: number, end: number, opts: RangeOptions): Promise<Buffer> {
     const what = `peer ${this.name} image ${sha256.slice(0, 12)} bytes ${start}-${end - 1}`;
-    return this.request(imagePath(sha256), { range: `bytes=${start}-${end - 1}`, [WAIT_HEADER]: String(opts.waitMs) }, opts.signal, async (res) => {
+    const headers = { range: `bytes=${start}-${end - 1}`, [WAIT_HEADER]: String(opts.waitMs), ...(opts.pacer.limited ? { [RATE_HEADER]: String(Math.floor(opts.pacer.rate)) } : {}) };
+    return this.request(imagePath(sha256), headers, opts.signal, async (res) => {
       if (res.statusCode === 206) return readExactly(res, end - start, what, opts);
       res.resume();
       throw failureOf(res, what);

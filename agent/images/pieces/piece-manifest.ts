@@ -6,7 +6,7 @@ export const DEFAULT_PIECE_BYTES = 4 * 1024 * 1024;
 export const MIN_PIECE_BYTES = 64 * 1024;
 export const MAX_PIECE_BYTES = 64 * 1024 * 1024;
 /** 10 GiB in 64 KiB pieces; bounds what a manifest from a peer or repository can make the agent allocate. */
-const MAX_PIECES = 163_840;
+export const MAX_PIECES = 163_840;
 
 const hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase sha256');
 

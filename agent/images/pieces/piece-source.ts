@@ -1,8 +1,8 @@
 import type { RatePacer } from './rate-pacer.js';
 
 /**
- * Why a source could not give a range: `absent` (it does not have the image
- * and will not: skip it for the rest of the download), `busy` (all its upload
+ * Why a source could not give a range: `absent` (it neither holds nor fetches
+ * the image: rested a little longer, it may be about to start), `busy` (all its upload
  * slots are taken, or the piece did not arrive there in time: try another
  * source, come back later), `down` (no connection: it may have died), `failed`
  * (it answered something unusable).

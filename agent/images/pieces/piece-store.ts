@@ -50,9 +50,9 @@ export class PieceStore {
    * manifest (other piece size) is discarded with its data.
    */
   static async open(manifest: PieceManifest, dataPath: string, recordPath: string): Promise<PieceStore> {
-    const record = await readFile(recordPath, 'utf8').then((t) => JSON.parse(t) as { manifest: unknown; have: number[] }, () => undefined);
+    const record = await readFile(recordPath, 'utf8').then(parseRecord, () => undefined);
     let recorded: number[] = [];
-    if (record && sameManifest(record.manifest, manifest)) recorded = record.have.filter((i) => Number.isInteger(i) && i >= 0 && i < manifest.pieces.length);
+    if (record && sameManifest(record.manifest, manifest)) recorded = [...new Set(record.have.filter((i) => Number.isInteger(i) && i >= 0 && i < manifest.pieces.length))];
     else await rm(dataPath, { force: true });
     const size = await stat(dataPath).then((s) => s.size, () => -1);
     const handle = await open(dataPath, size < 0 ? 'w+' : 'r+');
@@ -163,6 +163,7 @@ export class PieceStore {
   }
 
   private mark(index: number): void {
+    if (this.have[index]) return;
     this.have[index] = 1;
     this.haveCount++;
     const set = this.waiters.get(index);
@@ -192,6 +193,16 @@ export class PieceStore {
     const have: number[] = [];
     for (let i = 0; i < this.have.length; i++) if (this.have[i]) have.push(i);
     await writeFileAtomic(this.recordPath, JSON.stringify({ manifest: this.manifest, have }));
+  }
+}
+
+/** A record file, or undefined when it is damaged (then the download starts over). */
+function parseRecord(text: string): { manifest: unknown; have: number[] } | undefined {
+  try {
+    const r = JSON.parse(text) as { manifest?: unknown; have?: unknown };
+    return Array.isArray(r.have) ? { manifest: r.manifest, have: r.have.filter((i): i is number => typeof i === 'number') } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,8 +6,9 @@ const BURST_SECONDS = 0.05;
 /**
  * Paces the bytes of one download to the rate the coordinator admitted it
  * at (a token bucket shared by all of the download's connections). Reading
- * waits when it runs ahead, so TCP's own flow control slows the sender: the
- * declared links are kept by the receiver, whatever the source is.
+ * waits when it runs ahead, so TCP's own flow control slows the sender
+ * (after the first receive window: a peer also paces what it sends, see
+ * peer-server.ts); the declared links are kept whatever the source is.
  */
 export class RatePacer {
   // Monotonic ms at which the bytes taken so far are "paid for".
@@ -17,6 +18,11 @@ export class RatePacer {
     private readonly bytesPerSec: number,
     private readonly clock: Clock = systemClock,
   ) {}
+
+  /** The rate, bytes/s (0: unlimited). */
+  get rate(): number {
+    return this.bytesPerSec;
+  }
 
   /** True when the pacer limits anything (a rate of 0 means unlimited). */
   get limited(): boolean {

@@ -33,6 +33,9 @@ export interface SwarmReport {
   failovers: number;
 }
 
+// The repository is asked for a piece that a live peer said it is still getting only after this many passes:
+// a peer that is busy or behind is worth a short wait, the repository's link is the site's scarcest.
+const PASSES_BEFORE_REPOSITORY_OVER_BUSY_PEER = 2;
 // A source that could not answer is left alone this long before it is asked again.
 const COOLDOWN_MS: Record<'absent' | 'busy' | 'down' | 'failed', number> = { absent: 2000, busy: 0, down: 3000, failed: 5000 };
 
@@ -52,8 +55,11 @@ interface SourceState {
  * starts from zero. Throws UnavailableError when a piece cannot be had from
  * any source after `maxRounds` passes.
  */
-export async function swarmDownload(o: SwarmOptions): Promise<SwarmReport> {
-  const clock = o.clock ?? systemClock;
+export async function swarmDownload(options: SwarmOptions): Promise<SwarmReport> {
+  const clock = options.clock ?? systemClock;
+  // One failed piece stops the other workers too: nothing goes on fetching for a download reported failed.
+  const stop = new AbortController();
+  const o: SwarmOptions = { ...options, signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal };
   const states = new Map<PieceSource, SourceState>(o.sources.map((s) => [s, { bad: false, idleUntilMs: 0 }]));
   const report: SwarmReport = { bytesBySource: {}, corruptSources: [], failovers: 0 };
   const queue = o.store.missing();
@@ -66,9 +72,11 @@ export async function swarmDownload(o: SwarmOptions): Promise<SwarmReport> {
     let lastError = '';
     for (let round = 0; round < rounds; round++) {
       let asked = 0;
+      let peerBusy = false;
       for (const source of o.sources) {
         const state = states.get(source)!;
         if (state.bad || state.idleUntilMs > clock.monotonicMs()) continue;
+        if (source.kind === 'repository' && peerBusy && round < PASSES_BEFORE_REPOSITORY_OVER_BUSY_PEER) continue;
         o.signal?.throwIfAborted();
         asked++;
         try {
@@ -81,12 +89,14 @@ export async function swarmDownload(o: SwarmOptions): Promise<SwarmReport> {
           return;
         } catch (e) {
           if (e instanceof CorruptPieceError) {
+            // Several pieces may be in flight from it: it is reported (and dropped) once.
+            if (!state.bad) report.corruptSources.push(source.name);
             state.bad = true;
-            report.corruptSources.push(source.name);
             o.logger.warn({ source: source.name, piece: index }, 'piece from this source does not verify: source dropped for this download, piece asked elsewhere');
             lastError = e.message;
           } else if (e instanceof SourceError) {
             state.idleUntilMs = clock.monotonicMs() + COOLDOWN_MS[e.failure];
+            if (e.failure === 'busy' && source.kind === 'peer') peerBusy = true;
             if (e.failure !== 'busy') o.logger.info({ source: source.name, piece: index, failure: e.failure, err: e.message }, 'source could not give the piece; asking the next one');
             lastError = e.message;
           } else {
@@ -105,10 +115,13 @@ export async function swarmDownload(o: SwarmOptions): Promise<SwarmReport> {
       if (!o.store.has(next)) await fetchPiece(next);
     }
   };
-  // One worker failing stops the others at their next piece (they see an empty queue).
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency) }, () => worker().catch((e: unknown) => {
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.max(1, o.concurrency) }, () => worker().catch((e: unknown) => {
     queue.length = 0;
+    stop.abort(e);
     throw e;
   })));
+  // The first failure is the cause; the others are its consequence (aborted by it).
+  const failed = outcomes.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw options.signal?.aborted ? options.signal.reason : failed.reason;
   return report;
 }

@@ -1,4 +1,5 @@
-import type { PolicyStatus, StatusResponse, VoStatus } from '../../../shared/gen/vonode/v1/coordinator.js';
+import type { ImageTransfer, PolicyStatus, StatusResponse, VoStatus } from '../../../shared/gen/vonode/v1/coordinator.js';
+import { formatSizeBytes } from '../../../shared/config/units.js';
 import { formatAge, formatDuration, formatTime, shortId } from './format.js';
 import { renderTable } from './table.js';
 
@@ -66,5 +67,18 @@ export function renderStatus(s: StatusResponse, address: string, opts: ViewOptio
   const columns = ['VO', 'WEIGHT', 'TARGET', 'RUNNING', 'DEPLOYING', 'DRAINING', 'DEMAND'].map((h, i) => ({ header: h, right: i > 0 }));
   const rows = s.vos.map((v) => [v.vo, v.weight, v.target, v.running, v.deploying, v.draining, v.demand].map(String));
   const holds = renderDeployHolds(s.vos, s.policy?.file ?? '', opts);
-  return [...lines, ...renderTable(columns, rows), ...(holds.length ? ['', ...holds] : [])];
+  const transfers = renderTransfers(s.transfers, opts);
+  return [...lines, ...renderTable(columns, rows), ...(holds.length ? ['', ...holds] : []), ...(transfers.length ? ['', ...transfers] : [])];
+}
+
+/** Image downloads running now: where to, from where, at what admitted rate, how far. */
+export function renderTransfers(transfers: readonly ImageTransfer[], opts: ViewOptions): string[] {
+  if (!transfers.length) return [];
+  const columns = ['TRANSFER', 'HOST', 'IMAGE', 'SOURCE', 'RATE', 'PROGRESS', 'AGE'].map((h, i) => ({ header: h, right: i >= 4 }));
+  const rows = transfers.map((t) => [
+    t.purpose, t.host, t.sha256.slice(0, 12), t.source, `${(t.rateBytesPerSecond * 8 / 1e6).toFixed(1)} Mbit/s`,
+    t.sizeBytes ? `${Math.floor((100 * t.verifiedBytes) / t.sizeBytes)}% of ${formatSizeBytes(t.sizeBytes)}` : formatSizeBytes(t.verifiedBytes),
+    formatAge(t.startedUnixMs, opts.nowMs),
+  ]);
+  return renderTable(columns, rows);
 }

@@ -346,6 +346,28 @@ export interface StatusResponse {
   policy: PolicyStatus | undefined;
   vos: VoStatus[];
   startedUnixMs: number;
+  /** image downloads running now */
+  transfers: ImageTransfer[];
+}
+
+/** An image download the coordinator admitted (a deployment's PT, or a prefetch). */
+export interface ImageTransfer {
+  /** where the image goes */
+  host: string;
+  sha256: string;
+  /** "repository" or the primary peer's host name */
+  source: string;
+  /** the admitted rate */
+  rateBytesPerSecond: number;
+  /** 0 if unknown */
+  sizeBytes: number;
+  /** from the host's last heartbeat */
+  verifiedBytes: number;
+  /** deploy | prefetch */
+  purpose: string;
+  /** the deployment's, or prefetch:<host>:<sha256> */
+  operationId: string;
+  startedUnixMs: number;
 }
 
 export interface ListHostsRequest {
@@ -2174,6 +2196,7 @@ function createBaseStatusResponse(): StatusResponse {
     policy: undefined,
     vos: [],
     startedUnixMs: 0,
+    transfers: [],
   };
 }
 
@@ -2208,6 +2231,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.startedUnixMs !== 0) {
       writer.uint32(81).double(message.startedUnixMs);
+    }
+    for (const v of message.transfers) {
+      ImageTransfer.encode(v!, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2305,6 +2331,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.startedUnixMs = reader.double();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.transfers.push(ImageTransfer.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2359,6 +2393,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
         : isSet(object.started_unix_ms)
         ? globalThis.Number(object.started_unix_ms)
         : 0,
+      transfers: globalThis.Array.isArray(object?.transfers)
+        ? object.transfers.map((e: any) => ImageTransfer.fromJSON(e))
+        : [],
     };
   },
 
@@ -2394,6 +2431,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.startedUnixMs !== 0) {
       obj.startedUnixMs = floatToJson(message.startedUnixMs);
     }
+    if (message.transfers?.length) {
+      obj.transfers = message.transfers.map((e) => ImageTransfer.toJSON(e));
+    }
     return obj;
   },
 
@@ -2413,6 +2453,234 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       ? PolicyStatus.fromPartial(object.policy)
       : undefined;
     message.vos = object.vos?.map((e) => VoStatus.fromPartial(e)) || [];
+    message.startedUnixMs = object.startedUnixMs ?? 0;
+    message.transfers = object.transfers?.map((e) => ImageTransfer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseImageTransfer(): ImageTransfer {
+  return {
+    host: "",
+    sha256: "",
+    source: "",
+    rateBytesPerSecond: 0,
+    sizeBytes: 0,
+    verifiedBytes: 0,
+    purpose: "",
+    operationId: "",
+    startedUnixMs: 0,
+  };
+}
+
+export const ImageTransfer: MessageFns<ImageTransfer> = {
+  encode(message: ImageTransfer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(18).string(message.sha256);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    if (message.rateBytesPerSecond !== 0) {
+      writer.uint32(33).double(message.rateBytesPerSecond);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(40).uint64(message.sizeBytes);
+    }
+    if (message.verifiedBytes !== 0) {
+      writer.uint32(48).uint64(message.verifiedBytes);
+    }
+    if (message.purpose !== "") {
+      writer.uint32(58).string(message.purpose);
+    }
+    if (message.operationId !== "") {
+      writer.uint32(66).string(message.operationId);
+    }
+    if (message.startedUnixMs !== 0) {
+      writer.uint32(73).double(message.startedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageTransfer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageTransfer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.rateBytesPerSecond = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.verifiedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.purpose = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.operationId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.startedUnixMs = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImageTransfer {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      rateBytesPerSecond: isSet(object.rateBytesPerSecond)
+        ? globalThis.Number(object.rateBytesPerSecond)
+        : isSet(object.rate_bytes_per_second)
+        ? globalThis.Number(object.rate_bytes_per_second)
+        : 0,
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      verifiedBytes: isSet(object.verifiedBytes)
+        ? globalThis.Number(object.verifiedBytes)
+        : isSet(object.verified_bytes)
+        ? globalThis.Number(object.verified_bytes)
+        : 0,
+      purpose: isSet(object.purpose) ? globalThis.String(object.purpose) : "",
+      operationId: isSet(object.operationId)
+        ? globalThis.String(object.operationId)
+        : isSet(object.operation_id)
+        ? globalThis.String(object.operation_id)
+        : "",
+      startedUnixMs: isSet(object.startedUnixMs)
+        ? globalThis.Number(object.startedUnixMs)
+        : isSet(object.started_unix_ms)
+        ? globalThis.Number(object.started_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ImageTransfer): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.rateBytesPerSecond !== 0) {
+      obj.rateBytesPerSecond = floatToJson(message.rateBytesPerSecond);
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.verifiedBytes !== 0) {
+      obj.verifiedBytes = Math.round(message.verifiedBytes);
+    }
+    if (message.purpose !== "") {
+      obj.purpose = message.purpose;
+    }
+    if (message.operationId !== "") {
+      obj.operationId = message.operationId;
+    }
+    if (message.startedUnixMs !== 0) {
+      obj.startedUnixMs = floatToJson(message.startedUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ImageTransfer>, I>>(base?: I): ImageTransfer {
+    return ImageTransfer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ImageTransfer>, I>>(object: I): ImageTransfer {
+    const message = createBaseImageTransfer();
+    message.host = object.host ?? "";
+    message.sha256 = object.sha256 ?? "";
+    message.source = object.source ?? "";
+    message.rateBytesPerSecond = object.rateBytesPerSecond ?? 0;
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.verifiedBytes = object.verifiedBytes ?? 0;
+    message.purpose = object.purpose ?? "";
+    message.operationId = object.operationId ?? "";
     message.startedUnixMs = object.startedUnixMs ?? 0;
     return message;
   },
@@ -3790,6 +4058,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
