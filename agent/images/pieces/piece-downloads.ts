@@ -185,8 +185,9 @@ export class PieceDownloads {
       read: async (start, end) => {
         const handle = await open(blobPath, 'r');
         try {
-          const buf = Buffer.alloc(end - start);
-          await handle.read(buf, 0, buf.length, start);
+          const buf = Buffer.allocUnsafe(end - start);
+          const { bytesRead } = await handle.read(buf, 0, buf.length, start);
+          if (bytesRead !== buf.length) throw new Error(`cached image ${manifest.sha256} is shorter than its manifest`);
           return buf;
         } finally {
           await handle.close();
@@ -204,7 +205,7 @@ export class PieceDownloads {
         const pb = store.manifest.pieceBytes;
         const parts: Buffer[] = [];
         for (let i = Math.floor(start / pb); i * pb < end; i++) parts.push(await store.read(i));
-        const joined = Buffer.concat(parts);
+        const joined = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         const base = Math.floor(start / pb) * pb;
         return joined.subarray(start - base, end - base);
       },

@@ -173,8 +173,10 @@ export class PieceStore {
 
   private async readRaw(index: number): Promise<Buffer> {
     const { start, end } = pieceRange(this.manifest, index);
-    const buf = Buffer.alloc(end - start);
-    await this.handle.read(buf, 0, buf.length, start);
+    // Not zero-filled: the file is sized to the image, so the read fills it whole (a short read is refused).
+    const buf = Buffer.allocUnsafe(end - start);
+    const { bytesRead } = await this.handle.read(buf, 0, buf.length, start);
+    if (bytesRead !== buf.length) throw new Error(`piece ${index}: the data file is shorter than the image`);
     return buf;
   }
 

@@ -28,6 +28,7 @@ export interface HostLeftovers {
 }
 
 export const AGENT_PORT = 7070;
+export const PEER_PORT = 7071;
 
 /**
  * A testbed physical host: a machine on the cluster LAN (sge.sh add-host)
@@ -125,7 +126,8 @@ export class PhysicalHost {
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.hostsDir, leaseFile: this.leaseFile, logFile: this.dnsmasqLog } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '180s', memoryReserve: '256MiB' },
-      images: { sources: this.site.imageSources },
+      // The peer endpoint: hosts take the appliances' pieces from each other before the repository.
+      images: { sources: this.site.imageSources, peer: { listen: `${this.ip}:${PEER_PORT}`, advertise: `https://${this.ip}:${PEER_PORT}` } },
       tls: tls(this.name),
       coordinator: { address: this.site.coordinator, advertise: this.agentAddress },
     }));

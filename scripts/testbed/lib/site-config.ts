@@ -43,7 +43,11 @@ export interface PolicyInput {
 /** The kernel command line that makes a VO appliance start sge_execd against the qmaster (scripts/appliance/vo-layer.sh). */
 export function guestCmdline(sge: SgeEndpoint): string {
   return [
-    'console=ttyS0 panic=-1 quiet',
+    // Seen in the e2e (about 1 run in 3): a TCG guest sends one DHCPDISCOVER, gets the OFFER, then stays silent
+    // (no REQUEST, no retry) until the agent's ACPI power-down 180 s later wakes it: a halted vCPU whose timer
+    // interrupt never came. nohz=off alone did not stop it; without TSC-deadline and high-resolution one-shot
+    // timers the guest runs on the LAPIC's periodic mode, which QEMU re-arms by itself (a mitigation under test).
+    'console=ttyS0 panic=-1 quiet nohz=off highres=off lapic=notscdeadline',
     `vonode.sge_master=${sge.master} vonode.sge_master_ip=${sge.masterIp}`,
     `vonode.sge_cell=${sge.cell} vonode.sge_root=/opt/sge vonode.sge_spool=${sge.execdSpoolDir}`,
   ].join(' ');

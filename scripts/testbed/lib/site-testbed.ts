@@ -176,6 +176,9 @@ export class SiteTestbed {
     for (const vo of VOS) {
       this.appliances[vo] = await ensureVoAppliance(path.join(cache, vo), vo, { applianceId: `${vo}-appliance-1.0`, payloadMb: this.o.payloadMb, packages: VO_SOFTWARE[vo].packages }, this.runner);
       this.say(`  ${vo}: ${this.appliances[vo]!.applianceId}, kernel ${this.appliances[vo]!.kernelRelease}`);
+      // Piece manifests beside the files, as a site publishes them: hosts then take pieces from each other.
+      const dir = this.appliances[vo]!.dir;
+      await runChecked(this.runner, builtNode('coordinator/cli/main.ts', ['image-manifest', ...['disk.qcow2', 'vmlinuz', 'initrd.gz'].map((f) => path.join(dir, f))]));
     }
   }
 

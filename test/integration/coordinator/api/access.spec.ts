@@ -105,7 +105,7 @@ describe('coordinator and agents: certificate roles (real mTLS)', function () {
   });
 
   it("an agent obeys only the coordinator's certificate; admins may look", async () => {
-    const spec = { hostname: 'vwn-099', ip: '10.77.0.99', mac: '52:54:00:77:00:99', vo: 'bio', vcpus: 1, memoryMb: 64, disk: { url: site.image.url, sha256: site.image.sha256, sizeBytes: 0 }, cmdline: '' };
+    const spec = { hostname: 'vwn-099', ip: '10.77.0.99', mac: '52:54:00:77:00:99', vo: 'bio', vcpus: 1, memoryMb: 64, disk: { url: site.image.url, sha256: site.image.sha256, sizeBytes: 0, peers: [], rateBytesPerSecond: 0 }, cmdline: '' };
     for (const who of ['cli', 'phys-b', 'operator']) {
       const err = await refusal(() => collect(agentAs(who).deploy({ operationId: '', vm: spec as never })));
       expect(err.code, who).to.equal(status.PERMISSION_DENIED);

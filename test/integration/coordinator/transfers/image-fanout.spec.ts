@@ -116,12 +116,12 @@ describe('image fan-out over peers (8 hosts on a tc-shaped namespace LAN)', func
 
   it('rejects pieces a peer serves corrupted (its cached copy damaged on disk), drops that peer and takes them elsewhere', async () => {
     await site.useNewImage('disk-3.img');
-    const holders = site.hosts.slice(0, HOSTS - 1);
-    const target = site.hosts[HOSTS - 1]!;
-    // Every host but `target` gets the image; then each has a different piece of its copy flipped on disk, so
-    // whichever peer the coordinator names first serves a bad piece, and every piece still has a good source.
-    for (const h of holders) await deploy(1, `deploy-3-${h.name}.json`, h.name);
-    const damaged = holders;
+    // Every host but one gets the image (one fan-out); then each has a different piece of its copy flipped on disk,
+    // so whichever peer the coordinator names first serves a bad piece, and every piece still has a good source.
+    const first = await deploy(HOSTS - 1, 'deploy-3a.json');
+    const holderNames = new Set(first.operations.map((o) => o.host));
+    const damaged = site.hosts.filter((h) => holderNames.has(h.name));
+    const target = site.hosts.find((h) => !holderNames.has(h.name))!;
     for (const [i, h] of damaged.entries()) await site.damageCachedPiece(h, i + 1);
     const report = await deploy(1, 'deploy-3b.json', target.name);
     expect(report.operations[0]!.state).to.equal('OPERATION_STATE_SUCCEEDED');
