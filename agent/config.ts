@@ -142,10 +142,10 @@ export const agentConfigSchema = z.strictObject({
       /** A partial download untouched this long is deleted (when the cache opens or a download starts). */
       partialTtl: durationWithin(60_000, 7 * 24 * HOUR).default(15 * 60_000),
       /** Piece size of the manifests this agent computes for images it fetched whole. */
-      pieceSize: sizeWithin(64 * 1024, 64 * 1024 ** 2).default(4 * 1024 ** 2),
+      pieceSize: sizeWithin(64 * 1024, 64 * 1024 ** 2).default(1024 ** 2),
       peer: peerSchema.optional(),
     })
-    .default({ budget: 20 * 1024 ** 3, sources: [], partialTtl: 15 * 60_000, pieceSize: 4 * 1024 ** 2 }),
+    .default({ budget: 20 * 1024 ** 3, sources: [], partialTtl: 15 * 60_000, pieceSize: 1024 ** 2 }),
   hypervisor: hypervisorSchema.default(hypervisorSchema.parse({})),
   dhcp: dhcpSchema,
   deploy: z

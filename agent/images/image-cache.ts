@@ -12,6 +12,7 @@ import { HttpImageFetcher, TruncatedImageError, type ImageFetcher } from './imag
 import type { ImageSourcePolicy } from './source-policy.js';
 import type { ServedImage, ServedImages } from './peer/peer-server.js';
 import type { PeerConnections } from './peer/peer-source.js';
+import { MAX_WAIT_MS } from './peer/peer-protocol.js';
 import { DEFAULT_PIECE_BYTES, type PieceManifest } from './pieces/piece-manifest.js';
 import type { PieceSource } from './pieces/piece-source.js';
 import { PieceDownloads, WholeImageMismatch, type PeerRef, type PieceSettings } from './pieces/piece-downloads.js';
@@ -126,7 +127,9 @@ export class ImageCache {
     this.clock = options.clock ?? systemClock;
     this.fetcher = options.fetcher ?? new HttpImageFetcher(options.policy);
     this.runner = options.runner ?? new ProcessRunner();
-    const settings: PieceSettings = { pieceBytes: DEFAULT_PIECE_BYTES, concurrency: 4, peerWaitMs: 10_000, ...options.pieces };
+    // One piece in flight: pieces arrive in order at the full admitted rate, so a downstream host gets each one a
+    // piece-time after this host (two in flight would share the rate and double the lag at every hop of a chain).
+    const settings: PieceSettings = { pieceBytes: DEFAULT_PIECE_BYTES, concurrency: 1, peerWaitMs: MAX_WAIT_MS, ...options.pieces };
     this.pieces = new PieceDownloads(options.dir, settings, options.policy, options.peers, options.logger.child({ component: 'pieces' }), this.clock);
   }
 

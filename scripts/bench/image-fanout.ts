@@ -12,7 +12,7 @@
 //                          against one guest boot (VMB + VMR of the simulated guest)
 // Prints a table; --json FILE writes the figures (seconds as numbers, per-host arrays).
 // Usage (root): node --import tsx scripts/bench/image-fanout.ts [--hosts 16] [--link-mbit 100] [--image-mb 300]
-//               [--piece-mib 4] [--skip-repo-only] [--dir /tmp/vonode-bench-fanout] [--json FILE]
+//               [--piece-kib 1024] [--skip-repo-only] [--dir /tmp/vonode-bench-fanout] [--json FILE]
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,25 +25,25 @@ import type { DeployReport } from '../testbed/fanout-driver.js';
 import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
 import { finiteOrNull, runOutcome, writeBenchJson } from './lib/bench-json.js';
 
-const USAGE = 'usage (root): image-fanout.ts [--hosts 2..200 (16)] [--link-mbit N (100)] [--image-mb N (300)] [--piece-mib 1..64 (4)] [--skip-repo-only] [--dir DIR] [--json FILE]';
+const USAGE = 'usage (root): image-fanout.ts [--hosts 2..200 (16)] [--link-mbit N (100)] [--image-mb N (300)] [--piece-kib 64..65536, a multiple of 64 (1024)] [--skip-repo-only] [--dir DIR] [--json FILE]';
 const CLI = { name: 'image-fanout', usage: USAGE };
 const usageError = (message: string): never => benchUsageError(CLI, message);
 const values = parseBenchArgs(CLI, {
   hosts: { type: 'string', default: '16' },
   'link-mbit': { type: 'string', default: '100' },
   'image-mb': { type: 'string', default: '300' },
-  'piece-mib': { type: 'string', default: '4' },
+  'piece-kib': { type: 'string', default: '1024' },
   'skip-repo-only': { type: 'boolean', default: false },
   dir: { type: 'string', default: '/tmp/vonode-bench-fanout' },
 });
 const HOSTS = Number(values.hosts);
 const LINK_MBIT = Number(values['link-mbit']);
 const IMAGE_BYTES = Number(values['image-mb']) * 1e6;
-const PIECE_BYTES = Number(values['piece-mib']) * 1024 * 1024;
+const PIECE_BYTES = Number(values['piece-kib']) * 1024;
 if (!Number.isInteger(HOSTS) || HOSTS < 2 || HOSTS > 200) usageError(`--hosts must be a whole number from 2 to 200, got ${values.hosts}`);
 if (!(LINK_MBIT >= 1 && LINK_MBIT <= 10_000)) usageError(`--link-mbit must be 1..10000, got ${values['link-mbit']}`);
 if (!(IMAGE_BYTES >= 1e6 && IMAGE_BYTES <= 20e9)) usageError(`--image-mb must be 1..20000, got ${values['image-mb']}`);
-if (!Number.isInteger(Number(values['piece-mib'])) || PIECE_BYTES < 1024 * 1024 || PIECE_BYTES > 64 * 1024 * 1024) usageError(`--piece-mib must be a whole number from 1 to 64, got ${values['piece-mib']}`);
+if (!Number.isInteger(Number(values['piece-kib']) / 64) || PIECE_BYTES < 64 * 1024 || PIECE_BYTES > 64 * 1024 * 1024) usageError(`--piece-kib must be a multiple of 64 from 64 to 65536, got ${values['piece-kib']}`);
 if (process.getuid?.() !== 0) {
   process.stderr.write('image-fanout: run as root (network namespaces, tc)\n');
   process.exit(2);
@@ -76,9 +76,10 @@ function site(prefix: string, subnet: string, peers: boolean): FanoutSite {
   });
 }
 
-async function deploy(on: FanoutSite, count: number, name: string, host?: string): Promise<DeployReport> {
+/** One VM on each of `hosts`, all requested at once (pinned: placement would stack VMs on a host that caches the image). */
+async function deploy(on: FanoutSite, hosts: readonly string[], name: string): Promise<DeployReport> {
   const file = path.join(on.options.workDir, `${name}.json`);
-  await runChecked(runner, on.driver(['deploy', '--vo', VO, '--count', String(count), '--out', file, '--timeout', '3600', ...(host ? ['--host', host] : [])]));
+  await runChecked(runner, on.driver(['deploy', '--vo', VO, '--count', '1', '--each-host', hosts.join(','), '--out', file, '--timeout', '3600']));
   const report = JSON.parse(await readFile(file, 'utf8')) as DeployReport;
   const failed = report.operations.filter((o) => o.state !== 'OPERATION_STATE_SUCCEEDED');
   if (failed.length) throw new Error(`${name}: ${failed.length} deployment(s) failed: ${failed.map((o) => `${o.host}: ${o.error}`).join('; ')}`);
@@ -130,14 +131,15 @@ async function peersRun(): Promise<void> {
     await runChecked(runner, on.driver(['wait-hosts', '--count', String(HOSTS), '--timeout', '300']));
     done.add('peers_site_start');
 
-    const one = await deploy(on, 1, 'one-host', on.hosts[0]!.name);
+    const all = on.hosts.map((h) => h.name);
+    const one = await deploy(on, [all[0]!], 'one-host');
     figures['one_host_pt_s'] = sinceRequest(one, 'PT')[0];
     figures['one_host_pt_duration_s'] = duration(one, 'PT')[0];
     done.add('one_host');
 
     await on.useNewImage('fanout.img');
-    const { result: all, rates, cpuBusy, seconds } = await withSampler(on, () => deploy(on, HOSTS, 'all-hosts'));
-    const ends = sinceRequest(all, 'PT');
+    const { result: fanout, rates, cpuBusy, seconds } = await withSampler(on, () => deploy(on, all, 'all-hosts'));
+    const ends = sinceRequest(fanout, 'PT');
     const repo = rates.find((r) => r.member === 'repo')!;
     const received = rates.filter((r) => r.member !== 'repo').reduce((sum, r) => sum + r.rxBytes, 0);
     Object.assign(figures, {
@@ -159,7 +161,7 @@ async function peersRun(): Promise<void> {
     await on.useNewImage('prefetched.img', { hosts: 'all', when: 'idle' });
     await until('the image prefetched on every host', async () => ((await Promise.all(on.hosts.map((h) => on.cachedBytes(h)))).every((b) => b === IMAGE_BYTES) ? true : undefined), 3_600_000, 500);
     figures['prefetch_all_hosts_s'] = s(performance.now() - t0);
-    const warm = await deploy(on, HOSTS, 'after-prefetch');
+    const warm = await deploy(on, all, 'after-prefetch');
     const boot = warm.operations.map((o) => s((o.phases['VMR']?.end ?? NaN) - (o.phases['VMB']?.start ?? NaN)));
     Object.assign(figures, {
       prefetch_pt_s: duration(warm, 'PT'),
@@ -180,7 +182,7 @@ async function repoOnlyRun(): Promise<void> {
   try {
     await on.start();
     await runChecked(runner, on.driver(['wait-hosts', '--count', String(HOSTS), '--timeout', '300']));
-    const { result, rates } = await withSampler(on, () => deploy(on, HOSTS, 'repo-only'));
+    const { result, rates } = await withSampler(on, () => deploy(on, on.hosts.map((h) => h.name), 'repo-only'));
     const ends = sinceRequest(result, 'PT');
     figures['repo_only_all_hosts_pt_s'] = Math.max(...ends);
     figures['repo_only_per_host_pt_end_s'] = ends;
@@ -200,7 +202,7 @@ function printTable(): void {
   const f = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
   const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT met');
   const lines = [
-    `image fan-out: ${HOSTS} hosts, ${LINK_MBIT} Mbit/s links (repository uplink too), ${(IMAGE_BYTES / 1e6).toFixed(0)} MB image, ${PIECE_BYTES / 1024 / 1024} MiB pieces`,
+    `image fan-out: ${HOSTS} hosts, ${LINK_MBIT} Mbit/s links (repository uplink too), ${(IMAGE_BYTES / 1e6).toFixed(0)} MB image, ${PIECE_BYTES / 1024} KiB pieces`,
     '',
     'figure                                        value      target',
     `one host alone: request → PT end          ${f(num('one_host_pt_s')).padStart(8)} s   (2007: ${PAPER_2007_PT_S} s for its image copy)`,

@@ -2,7 +2,8 @@
 // the coordinator's LAN address exists) and writes what it saw as JSON, for
 // the image fan-out tests and benchmark (scripts/testbed/lib/fanout-site.ts):
 //   fanout-driver --coordinator ADDR --pki DIR wait-hosts --count N
-//   fanout-driver --coordinator ADDR --pki DIR deploy --vo VO --count N --out FILE
+//   fanout-driver --coordinator ADDR --pki DIR deploy --vo VO --count N [--host H | --each-host H1,H2,...] --out FILE
+//     (--each-host: one deployment pinned to each host, all requested at once)
 //   fanout-driver --coordinator ADDR --pki DIR status --out FILE
 //   fanout-driver --coordinator ADDR --pki DIR wait-policy --sha SHA256
 // Phase times are CLOCK_MONOTONIC of this machine, as every process here stamps them.
@@ -44,6 +45,7 @@ const { values, positionals } = parseArgs({
     out: { type: 'string' },
     sha: { type: 'string' },
     host: { type: 'string' },
+    'each-host': { type: 'string' },
     timeout: { type: 'string', default: '120' },
   },
 });
@@ -74,12 +76,20 @@ async function waitPolicy(sha: string): Promise<void> {
 async function deploy(vo: string, count: number): Promise<DeployReport> {
   const requestMonoMs = systemClock.monotonicMs();
   const ops = new Map<string, DrivenOperation>();
+  const pinned = values['each-host'] ? values['each-host'].split(',').filter(Boolean) : undefined;
+  const requests = pinned ? pinned.map((host) => ({ vo, count: 1, host })) : [{ vo, count, host: values.host ?? '' }];
+  await Promise.all(requests.map((r) => follow(r, ops)));
+  return { requestMonoMs, doneMonoMs: systemClock.monotonicMs(), operations: [...ops.values()] };
+}
+
+/** Follows one DeployNodes stream, recording its operations and phases into `ops`. */
+async function follow(request: { vo: string; count: number; host: string }, ops: Map<string, DrivenOperation>): Promise<void> {
   const op = (id: string): DrivenOperation => {
     let o = ops.get(id);
     if (!o) ops.set(id, (o = { id, node: '', host: '', state: '', error: '', attempts: 0, phases: {} }));
     return o;
   };
-  for await (const ev of client.deployNodes({ vo, count, host: values.host ?? '' })) {
+  for await (const ev of client.deployNodes(request)) {
     const e = ev.event;
     if (e?.$case === 'operation') {
       const o = op(e.value.id);
@@ -91,7 +101,6 @@ async function deploy(vo: string, count: number): Promise<DeployReport> {
       else Object.assign(p, { end: m.monotonicMs, details: m.details });
     }
   }
-  return { requestMonoMs, doneMonoMs: systemClock.monotonicMs(), operations: [...ops.values()] };
 }
 
 async function main(): Promise<void> {

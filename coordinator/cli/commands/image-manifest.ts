@@ -43,7 +43,7 @@ type Lib = Awaited<ReturnType<typeof loadLib>>;
 /** A problem with one file, already explained: reported, no manifest written for it, the other files go on. */
 class FileProblem extends Error {}
 
-/** The piece size from --piece-size (default 4MiB), checked as agents check a manifest. Throws UsageError. */
+/** The piece size from --piece-size (default 1MiB), checked as agents check a manifest. Throws UsageError. */
 function pieceBytesOf(lib: Lib, value: string | undefined): number {
   if (value === undefined) return lib.DEFAULT_PIECE_BYTES;
   const n = lib.parseSizeBytes(value);
@@ -217,7 +217,7 @@ export function registerImageManifestCommand(program: Command, ctx: CliContext):
     .command('image-manifest')
     .description("write FILE.pieces.json beside each published image (offline, no coordinator needed), so agents can fetch it piece-wise from each other; prints the sha256 for the VO policy")
     .argument('<file...>', 'image files as the repository serves them, e.g. /srv/vonode/appliances/bio.qcow2')
-    .option('--piece-size <size>', 'piece size, a multiple of 64KiB from 64KiB to 64MiB (default 4MiB)')
+    .option('--piece-size <size>', 'piece size, a multiple of 64KiB from 64KiB to 64MiB (default 1MiB)')
     .option('--json', 'print a JSON array of { file, manifest, sha256, sizeBytes, pieceBytes, pieces (count) }')
     .action(async (files: string[], opts: { pieceSize?: string; json?: boolean }) => imageManifest(ctx, files, opts));
 }

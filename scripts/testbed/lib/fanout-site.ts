@@ -20,7 +20,7 @@ export interface FanoutSiteOptions {
   hostLinkMbit: number;
   repoLinkMbit: number;
   imageBytes: number;
-  /** Piece size of the repository's manifest (default 4 MiB); 0: publish no manifest. */
+  /** Piece size of the repository's manifest (default 1 MiB); 0: publish no manifest. */
   pieceBytes?: number;
   workDir: string;
   /** Agents serve and use peers (default true); false: every host downloads from the repository only. */
@@ -117,7 +117,7 @@ export class FanoutSite {
 
   /** Flips the bytes of one piece of the current image in a host's cached copy (a disk fault the host does not notice). */
   async damageCachedPiece(host: LanMember, piece: number): Promise<void> {
-    const pieceBytes = this.image.manifest?.pieceBytes ?? 4 * 1024 * 1024;
+    const pieceBytes = this.image.manifest?.pieceBytes ?? 1024 * 1024;
     const handle = await open(path.join(this.stateDir(host), 'images', 'blobs', this.image.sha256), 'r+');
     try {
       const buf = Buffer.alloc(4096);
@@ -170,8 +170,8 @@ export class FanoutSite {
     const dir = path.join(this.options.workDir, 'repo');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, name);
-    const pieceBytes = this.options.pieceBytes ?? 4 * 1024 * 1024;
-    const hasher = new PieceHasher(pieceBytes || 4 * 1024 * 1024);
+    const pieceBytes = this.options.pieceBytes ?? 1024 * 1024;
+    const hasher = new PieceHasher(pieceBytes || 1024 * 1024);
     const out = createWriteStream(file);
     for (let left = this.options.imageBytes; left > 0; ) {
       const chunk = randomBytes(Math.min(left, 1024 * 1024));

@@ -33,19 +33,19 @@ describe('vonode image-manifest (spawned, offline)', function () {
   }
 
   it('writes FILE.pieces.json that parses against the real sha256, with matching piece digests, and prints the policy line', async () => {
-    const { file, bytes } = await image('bio.qcow2', 5 * 1024 * 1024 + 4321);
+    const { file, bytes } = await image('bio.qcow2', 1024 * 1024 + 4321);
     const r = await vonode(['image-manifest', file]);
     expect(r.code, r.err).to.equal(0);
     expect(r.err).to.equal('');
     const real = sha256(bytes);
     const m = parseManifest(await readFile(`${file}.pieces.json`, 'utf8'), { sha256: real, sizeBytes: bytes.length });
-    expect(m.pieceBytes).to.equal(4 * 1024 * 1024);
+    expect(m.pieceBytes).to.equal(1024 * 1024);
     expect(m.pieces).to.have.length(2);
     expectPiecesMatch(m, bytes);
     expect(r.out).to.include(file);
     expect(r.out).to.match(new RegExp(`^ +size +${bytes.length} bytes`, 'm'));
     expect(r.out).to.match(new RegExp(`^ +sha256 +${real}$`, 'm'));
-    expect(r.out).to.match(/^ +piece size +4MiB$/m);
+    expect(r.out).to.match(/^ +piece size +1MiB$/m);
     expect(r.out).to.match(/^ +pieces +2$/m);
     expect(r.out).to.match(new RegExp(`^ +sha256: ${real}$`, 'm'));
     // Written atomically: no temporary file left beside it.
