@@ -56,6 +56,20 @@ describe('coordinator/cli/render: tables, status, events, JSON', () => {
     expect(cells(lines[header + 1])).to.deep.equal(['bio', '2', '2', '1', '1', '0', '7']);
   });
 
+  it('lists the image transfers with purpose, host, image, source, admitted rate, progress and age; none: no table', () => {
+    const status = cannedData().status;
+    expect(renderStatus(status, 'c:1', { nowMs: NOW, color: false }).some((l) => l.startsWith('TRANSFER'))).to.equal(false);
+    status.transfers = [
+      { host: 'phys-02', sha256: 'ab'.repeat(32), source: 'phys-01', rateBytesPerSecond: 11_875_000, sizeBytes: 300 * 1024 ** 2, verifiedBytes: 75 * 1024 ** 2, purpose: 'deploy', operationId: 'op-1', startedUnixMs: NOW - 12_000 },
+      { host: 'phys-03', sha256: 'cd'.repeat(32), source: 'repository', rateBytesPerSecond: 1_187_500, sizeBytes: 0, verifiedBytes: 4096, purpose: 'prefetch', operationId: 'prefetch:phys-03:x', startedUnixMs: NOW - 3_000 },
+    ];
+    const out = renderStatus(status, 'c:1', { nowMs: NOW, color: false });
+    const at = out.findIndex((l) => l.startsWith('TRANSFER'));
+    expect(cells(out[at])).to.deep.equal(['TRANSFER', 'HOST', 'IMAGE', 'SOURCE', 'RATE', 'PROGRESS', 'AGE']);
+    expect(cells(out[at + 1])).to.deep.equal(['deploy', 'phys-02', 'abababababab', 'phys-01', '95.0 Mbit/s', '25% of 300MiB', '12s']);
+    expect(cells(out[at + 2])).to.deep.equal(['prefetch', 'phys-03', 'cdcdcdcdcdcd', 'repository', '9.5 Mbit/s', '4KiB', '3s']);
+  });
+
   it('says which VOs\' deployments fail, whether new ones are held back, the last error and where to look', () => {
     const status = cannedData().status;
     expect(renderStatus(status, 'c:1', { nowMs: NOW, color: false }).some((l) => l.includes('failed since'))).to.equal(false);
