@@ -87,17 +87,30 @@ export class TransferScheduler {
 
   /** The download of `sha256` to `host` if it can start now, or undefined (no link has room). */
   plan(host: string, sha256: string): TransferPlan | undefined {
+    // One pass over the hosts and one over the running downloads per call: placement asks this for every
+    // deployment that must download, and a site has thousands of hosts.
+    const byName = new Map<string, TransferHost>();
+    for (const h of this.hosts()) byName.set(h.name, h);
+    const uploads = new Map<string, { rate: number; count: number }>();
+    let incoming = 0;
+    for (const t of this.active.values()) {
+      const u = uploads.get(t.source) ?? { rate: 0, count: 0 };
+      uploads.set(t.source, { rate: u.rate + t.rateBytesPerSecond, count: u.count + 1 });
+      if (t.host === host) incoming += t.rateBytesPerSecond;
+    }
+    const link = (name: string): number => this.link(name, byName.get(name)?.facts);
+    const upFree = (name: string): number => link(name) - (uploads.get(name)?.rate ?? 0);
+    const uploadCount = (name: string): number => uploads.get(name)?.count ?? 0;
     const min = this.settings.minRateMbit * MBIT * PAYLOAD_SHARE;
-    const downFree = this.linkBytes(host) - this.sum((t) => t.host === host);
+    const downFree = link(host) - incoming;
     if (downFree < min) return undefined;
-    const byName = new Map([...this.hosts()].map((h) => [h.name, h]));
     const peerUrl = (name: string): string | undefined => {
       const h = byName.get(name);
       return h?.up && h.facts?.peerUrl ? h.facts.peerUrl : undefined;
     };
     const holders = [...byName.values()]
       .filter((h) => h.name !== host && peerUrl(h.name) && this.holds(h, sha256))
-      .map((h) => ({ name: h.name, free: this.upFree(h.name), uploads: this.count((t) => t.source === h.name) }))
+      .map((h) => ({ name: h.name, free: upFree(h.name), uploads: uploadCount(h.name) }))
       .sort((a, b) => b.free - a.free);
     // Downloads of this image now, latest first: the nearest upstream has the most recent pieces in flight.
     const fetchers = [...this.active.values()].filter((t) => t.sha256 === sha256 && t.host !== host && peerUrl(t.host)).sort((a, b) => this.order.get(b.id)! - this.order.get(a.id)!);
@@ -109,12 +122,12 @@ export class TransferScheduler {
       source = holder.name;
       rate = Math.min(downFree, holder.free);
     } else {
-      const upstream = fetchers.find((f) => this.count((t) => t.source === f.host) === 0 && this.upFree(f.host) >= min);
+      const upstream = fetchers.find((f) => uploadCount(f.host) === 0 && upFree(f.host) >= min);
       if (upstream) {
         source = upstream.host;
-        rate = Math.min(downFree, this.upFree(upstream.host), upstream.rateBytesPerSecond);
+        rate = Math.min(downFree, upFree(upstream.host), upstream.rateBytesPerSecond);
       } else {
-        const repoFree = this.settings.repositoryMbit * MBIT * PAYLOAD_SHARE - this.sum((t) => t.source === REPOSITORY);
+        const repoFree = this.settings.repositoryMbit * MBIT * PAYLOAD_SHARE - (uploads.get(REPOSITORY)?.rate ?? 0);
         if (repoFree >= min) {
           source = REPOSITORY;
           rate = Math.min(downFree, repoFree);
@@ -171,10 +184,13 @@ export class TransferScheduler {
 
   /** Payload bytes/s a host's link may carry: the config's rate, else its facts', else the default, times PAYLOAD_SHARE. */
   linkBytes(host: string): number {
-    const declared = this.settings.hostMbit[host];
-    if (declared) return declared * MBIT * PAYLOAD_SHARE;
-    for (const h of this.hosts()) if (h.name === host && h.facts?.linkMbit) return h.facts.linkMbit * MBIT * PAYLOAD_SHARE;
-    return this.settings.defaultHostMbit * MBIT * PAYLOAD_SHARE;
+    for (const h of this.hosts()) if (h.name === host) return this.link(host, h.facts);
+    return this.link(host, undefined);
+  }
+
+  private link(host: string, facts: HostFactsResponse | undefined): number {
+    const mbit = this.settings.hostMbit[host] || facts?.linkMbit || this.settings.defaultHostMbit;
+    return mbit * MBIT * PAYLOAD_SHARE;
   }
 
   private holds(h: TransferHost, sha256: string): boolean {
@@ -183,21 +199,5 @@ export class TransferScheduler {
     // Once the heartbeat lists it, the facts speak for the host again.
     if (reported && recent?.delete(sha256) && recent.size === 0) this.justCompleted.delete(h.name);
     return reported || (recent?.has(sha256) ?? false);
-  }
-
-  private upFree(host: string): number {
-    return this.linkBytes(host) - this.sum((t) => t.source === host);
-  }
-
-  private sum(where: (t: ActiveTransfer) => boolean): number {
-    let s = 0;
-    for (const t of this.active.values()) if (where(t)) s += t.rateBytesPerSecond;
-    return s;
-  }
-
-  private count(where: (t: ActiveTransfer) => boolean): number {
-    let n = 0;
-    for (const t of this.active.values()) if (where(t)) n++;
-    return n;
   }
 }
