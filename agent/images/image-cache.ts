@@ -186,11 +186,11 @@ export class ImageCache {
    * start), or undefined.
    */
   async served(sha256: string, waitMs = 0): Promise<ServedImage | undefined> {
-    if (this.index.has(sha256)) return PieceDownloads.servedBlob(await this.pieces.manifestOf(sha256, this.blobPath(sha256)), this.blobPath(sha256));
-    const store = await this.pieces.running(sha256, waitMs);
+    const store = this.index.has(sha256) ? undefined : await this.pieces.running(sha256, waitMs);
     if (store) return PieceDownloads.servedStore(store);
-    // The download may have started and finished while this request waited.
-    return this.index.has(sha256) ? PieceDownloads.servedBlob(await this.pieces.manifestOf(sha256, this.blobPath(sha256)), this.blobPath(sha256)) : undefined;
+    // Also when the download started and finished while this request waited.
+    if (!this.index.has(sha256)) return undefined;
+    return PieceDownloads.servedBlob(await this.pieces.manifestOf(sha256, this.blobPath(sha256)), this.blobPath(sha256));
   }
 
   /** The peer server's view of this cache. */

@@ -48,6 +48,8 @@ const APPEAR_WAIT_MS = 3000;
  */
 export class PieceDownloads {
   private readonly stores = new Map<string, PieceStore>();
+  // Manifests of cached images, by sha256 (forgotten on eviction).
+  private readonly manifests = new Map<string, Promise<PieceManifest>>();
   private readonly appearWaiters = new Map<string, Set<() => void>>();
 
   constructor(
@@ -135,8 +137,23 @@ export class PieceDownloads {
     }
   }
 
-  /** Computes and saves the manifest of a verified blob (images fetched whole, or cached before pieces existed). */
-  async manifestOf(sha256: string, blobPath: string): Promise<PieceManifest> {
+  /**
+   * The manifest of a verified blob: from memory (the peer server asks on
+   * every range request), else from disk, else computed once from the blob
+   * (images fetched whole, or cached before pieces existed) and saved;
+   * concurrent first requests share one computation.
+   */
+  manifestOf(sha256: string, blobPath: string): Promise<PieceManifest> {
+    let known = this.manifests.get(sha256);
+    if (!known) {
+      known = this.loadOrCompute(sha256, blobPath);
+      this.manifests.set(sha256, known);
+      known.catch(() => this.manifests.delete(sha256));
+    }
+    return known;
+  }
+
+  private async loadOrCompute(sha256: string, blobPath: string): Promise<PieceManifest> {
     const saved = await this.savedManifest(sha256);
     if (saved) return saved;
     const hasher = new PieceHasher(this.settings.pieceBytes);
@@ -150,6 +167,7 @@ export class PieceDownloads {
 
   /** Forgets the manifest of an evicted image. */
   async forget(sha256: string): Promise<void> {
+    this.manifests.delete(sha256);
     await rm(path.join(this.manifestDir, `${sha256}.json`), { force: true });
   }
 
@@ -223,6 +241,7 @@ export class PieceDownloads {
   }
 
   private saveManifest(m: PieceManifest): Promise<void> {
+    this.manifests.set(m.sha256, Promise.resolve(m));
     return writeFileAtomic(path.join(this.manifestDir, `${m.sha256}.json`), JSON.stringify(m));
   }
 }
