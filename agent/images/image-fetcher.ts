@@ -1,4 +1,3 @@
-import { constants } from 'node:fs';
 import { open, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -59,8 +58,6 @@ export interface HttpImageFetcherOptions {
 
 const MAX_REDIRECTS = 5;
 const IDLE_TIMEOUT_MS = 30_000;
-// O_NONBLOCK: opening a FIFO must not hang the agent; it changes nothing for a regular file.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** One HTTP response's worth of bytes: where it started and ended in `dest`, and whether it ended early. */
 interface Try {
@@ -125,12 +122,11 @@ export class HttpImageFetcher implements ImageFetcher {
   }
 
   private async copyFile(url: URL, dest: string, opts: FetchOptions): Promise<FetchOutcome> {
-    const real = await this.policy.resolveLocalFile(url);
-    const handle = await open(real, OPEN_FLAGS).catch((e: NodeJS.ErrnoException) => {
+    const handle = await this.policy.openLocal(url).catch((e: NodeJS.ErrnoException) => {
+      if (e instanceof PermissionDeniedError) throw e;
       throw new UnavailableError(`cannot read ${url.href} (${e.code ?? e.message}): check the image URL and the repository directory`);
     });
     try {
-      await this.policy.confirmOpened(url, handle.fd);
       const info = await handle.stat();
       if (!info.isFile()) throw new UnavailableError(`${url.href} is not a regular file: name an image file`);
       const offset = opts.offset <= info.size ? opts.offset : 0;
@@ -156,11 +152,9 @@ export class HttpImageFetcher implements ImageFetcher {
           if (redirects >= MAX_REDIRECTS) return reject(new UnavailableError(`${url.href}: more than ${MAX_REDIRECTS} redirects`));
           let next: URL;
           try {
-            // Checked before it is requested: a repository cannot send the agent to a host or file the config does not name.
-            next = this.policy.check(new URL(location, url), url);
-            if (next.protocol === 'file:') throw new PermissionDeniedError(`image URL ${url.href} redirects to a local file, which the agent never follows`);
+            next = this.policy.checkRedirect(location, url);
           } catch (e) {
-            return reject(e instanceof PermissionDeniedError ? e : new PermissionDeniedError(`image URL ${url.href} redirects to an invalid location`));
+            return reject(e);
           }
           return resolve(this.fetchHttp(next, dest, opts, redirects + 1));
         }

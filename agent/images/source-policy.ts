@@ -1,4 +1,5 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PermissionDeniedError, UnavailableError } from '../../shared/errors.js';
@@ -49,6 +50,9 @@ function requestProblem(url: URL): string | undefined {
 function under(prefix: URL, url: URL): boolean {
   return prefix.protocol === url.protocol && prefix.host === url.host && url.pathname.startsWith(prefix.pathname);
 }
+
+// O_NONBLOCK: opening a FIFO must not hang the agent; it changes nothing for a regular file.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 // As Linux's own limit on links followed in one path lookup.
 const MAX_LINKS = 40;
@@ -156,6 +160,39 @@ export class ImageSourcePolicy {
     // Without /proc the check cannot be made: refuse rather than trust the path.
     if (opened === undefined) throw new PermissionDeniedError(`image URL ${url.href}: cannot confirm which file was opened (/proc/self/fd is not readable)`);
     await this.requireInside(opened, url);
+  }
+
+  /**
+   * Where a redirect from `from` to `location` leads, if a prefix allows it
+   * (checked before it is requested: a repository cannot send the agent to a
+   * host or file the config does not name; a redirect to a local file is never
+   * followed). Throws PermissionDeniedError.
+   */
+  checkRedirect(location: string, from: URL): URL {
+    try {
+      const next = this.check(new URL(location, from), from);
+      if (next.protocol === 'file:') throw new PermissionDeniedError(`image URL ${from.href} redirects to a local file, which the agent never follows`);
+      return next;
+    } catch (e) {
+      throw e instanceof PermissionDeniedError ? e : new PermissionDeniedError(`image URL ${from.href} redirects to an invalid location`);
+    }
+  }
+
+  /**
+   * Opens an allowed file:// URL read-only, inside an allowed directory
+   * (resolveLocalFile, then confirmOpened on the descriptor; never through a
+   * final symbolic link, never blocking on a FIFO). Throws
+   * PermissionDeniedError, or the open(2) error (ENOENT...) for the caller to word.
+   */
+  async openLocal(url: URL): Promise<FileHandle> {
+    const handle = await open(await this.resolveLocalFile(url), OPEN_FLAGS);
+    try {
+      await this.confirmOpened(url, handle.fd);
+      return handle;
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
   }
 
   private async requireInside(real: string, url: URL): Promise<void> {

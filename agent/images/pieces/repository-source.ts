@@ -1,5 +1,3 @@
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { PermissionDeniedError } from '../../../shared/errors.js';
@@ -11,7 +9,6 @@ const IDLE_TIMEOUT_MS = 30_000;
 // The manifest sits beside the image on the repository: `<image URL>.pieces.json` (written by `vonode image-manifest FILE`).
 export const MANIFEST_SUFFIX = '.pieces.json';
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * The image repository as a piece source: HTTP(S) range requests (every URL
@@ -47,11 +44,12 @@ export class RepositorySource implements PieceSource {
       throw e;
     }
     if (url.protocol === 'file:') {
-      const real = await this.policy.resolveLocalFile(url);
-      const handle = await open(real, OPEN_FLAGS).catch(() => undefined);
+      const handle = await this.policy.openLocal(url).catch((e: unknown) => {
+        if (e instanceof PermissionDeniedError) throw e;
+        return undefined; // no manifest published beside the image
+      });
       if (!handle) return undefined;
       try {
-        await this.policy.confirmOpened(url, handle.fd);
         const info = await handle.stat();
         if (!info.isFile() || info.size > MAX_MANIFEST_BYTES) return undefined;
         return await handle.readFile('utf8');
@@ -78,12 +76,11 @@ export class RepositorySource implements PieceSource {
   }
 
   private async readFileRange(url: URL, start: number, end: number): Promise<Buffer> {
-    const real = await this.policy.resolveLocalFile(url);
-    const handle = await open(real, OPEN_FLAGS).catch((e: NodeJS.ErrnoException) => {
+    const handle = await this.policy.openLocal(url).catch((e: NodeJS.ErrnoException) => {
+      if (e instanceof PermissionDeniedError) throw e;
       throw new SourceError(`cannot read ${url.href} (${e.code ?? e.message})`, e.code === 'ENOENT' ? 'absent' : 'failed');
     });
     try {
-      await this.policy.confirmOpened(url, handle.fd);
       const buf = Buffer.alloc(end - start);
       const { bytesRead } = await handle.read(buf, 0, buf.length, start);
       if (bytesRead !== buf.length) throw new SourceError(`${url.href} is shorter than the manifest says`, 'failed');
@@ -104,8 +101,7 @@ export class RepositorySource implements PieceSource {
           if (redirects >= MAX_REDIRECTS) return reject(new SourceError(`${url.href}: more than ${MAX_REDIRECTS} redirects`, 'failed'));
           let next: URL;
           try {
-            next = this.policy.check(new URL(res.headers.location, url), url);
-            if (next.protocol === 'file:') throw new PermissionDeniedError(`image URL ${url.href} redirects to a local file, which the agent never follows`);
+            next = this.policy.checkRedirect(res.headers.location, url);
           } catch (e) {
             return reject(e);
           }
