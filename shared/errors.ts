@@ -75,6 +75,28 @@ export class UnavailableError extends VonodeError {
   }
 }
 
+/** gRPC trailing-metadata key naming the leader coordinator's address in a NotLeaderError. */
+export const LEADER_METADATA_KEY = 'vonode-leader';
+
+/**
+ * A standby coordinator (or a deposed leader) was asked for a write. Maps to
+ * UNAVAILABLE, with the leader's address (when one is known) in the message
+ * and in the `vonode-leader` trailer, so clients move to the leader and retry.
+ */
+export class NotLeaderError extends VonodeError {
+  constructor(
+    readonly leader: string,
+    what = 'this coordinator is a standby',
+  ) {
+    super(
+      leader
+        ? `${what}; the leader is at ${leader} (clients given every coordinator's address follow it on their own)`
+        : `${what} and no leader is elected now; retry shortly (check 'vonode status' and the etcd members' health)`,
+      status.UNAVAILABLE,
+    );
+  }
+}
+
 /** Type guard for errors raised deliberately by vonode. */
 export function isVonodeError(err: unknown): err is VonodeError {
   return err instanceof VonodeError;

@@ -49,13 +49,13 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     registerAgent: unary('RegisterAgent', (req) => {
       d.registry.register(req.hostName, req.address, validateHostFacts('facts', req.facts), validateReportedDomains('domains', req.domains));
       d.queue.pump();
-      return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site };
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site, coordinatorTerm: 0 };
     }),
     heartbeat: unary('Heartbeat', (req) => {
       const seen = d.registry.heartbeat(req.hostName, validateHostFacts('facts', req.facts));
       // Only a change can unblock a queued deployment; the queue's 1 s backstop covers the rest.
       if (seen === 'changed') d.queue.pump();
-      return { reregister: seen === 'unknown' };
+      return { reregister: seen === 'unknown', coordinatorTerm: 0 };
     }),
     status: unary('Status', () => siteStatus(d)),
     listHosts: unary('ListHosts', () => {

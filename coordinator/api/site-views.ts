@@ -57,7 +57,7 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
   return {
     site: d.site, hostsUp: hosts.up, hostsDown: hosts.down,
     poolTotal: d.pool.total, poolFree: d.pool.total - nodes.length, queuedOperations: depth.queued, runningOperations: depth.running,
-    policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs, transfers: transfersToWire(d),
+    policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs, transfers: transfersToWire(d), cluster: undefined,
   };
 }
 

@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   bdii slapd ldap-utils glue-schema  # a real resource BDII (scripts/testbed/bdii.sh), ldapsearch, GLUE 1.3/2.0 schemas
   slurm-wlm slurm-client munge   # Slurm testbed: slurmctld, slurmd -Z, scontrol/squeue/sinfo, munged (scripts/testbed/slurm.sh)
   ca-certificates openssl         # the site PKI (scripts/pki/make-site-pki.sh)
+  etcd-server etcd-client         # the HA coordinator's store: 3-member clusters on loopback in tests (test/support/etcd-cluster.ts)
 )
 
 vonode_require_root() {

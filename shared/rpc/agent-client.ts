@@ -30,13 +30,13 @@ export class AgentClient {
 
   /** Streams a deployment's events; the iterator throws AgentCallError if the agent fails it. */
   deploy(request: Partial<DeployRequest>, signal?: AbortSignal): AsyncIterable<DeployEvent> {
-    const call = this.raw.deploy({ operationId: '', allowParallel: false, vm: undefined, ...request }, new Metadata());
+    const call = this.raw.deploy({ operationId: '', allowParallel: false, vm: undefined, coordinatorTerm: 0, ...request }, new Metadata());
     return streamCall(AgentCallError, 'Deploy', call, signal);
   }
 
   /** Streams a removal's events. */
   remove(request: Partial<RemoveRequest>, signal?: AbortSignal): AsyncIterable<DeployEvent> {
-    const call = this.raw.remove({ operationId: '', hostname: '', shutdownTimeoutS: 0, ...request }, new Metadata());
+    const call = this.raw.remove({ operationId: '', hostname: '', shutdownTimeoutS: 0, coordinatorTerm: 0, ...request }, new Metadata());
     return streamCall(AgentCallError, 'Remove', call, signal);
   }
 

@@ -1,4 +1,5 @@
 import type { ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { LEADER_METADATA_KEY } from '../errors.js';
 
 /** A gRPC call that failed, with its status code and the server's message. */
 export class RpcCallError extends Error {
@@ -10,6 +11,12 @@ export class RpcCallError extends Error {
   ) {
     super(`${method}: ${details}`, options);
     this.name = new.target.name;
+  }
+
+  /** The leader's address a standby coordinator named when it refused the call ('' if none). */
+  get leader(): string {
+    const value = (this.cause as Partial<ServiceError> | undefined)?.metadata?.get(LEADER_METADATA_KEY)[0];
+    return typeof value === 'string' ? value : '';
   }
 }
 

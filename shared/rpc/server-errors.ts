@@ -1,6 +1,6 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Logger } from '../logger.js';
-import { isVonodeError } from '../errors.js';
+import { isVonodeError, LEADER_METADATA_KEY, NotLeaderError } from '../errors.js';
 
 /**
  * Maps anything thrown by a handler to a gRPC status: vonode errors keep
@@ -9,7 +9,9 @@ import { isVonodeError } from '../errors.js';
  */
 export function toServiceError(err: unknown, logger: Logger, method: string): Partial<ServiceError> {
   if (isVonodeError(err)) {
-    return { code: err.code, details: err.message, metadata: new Metadata() };
+    const metadata = new Metadata();
+    if (err instanceof NotLeaderError && err.leader) metadata.set(LEADER_METADATA_KEY, err.leader);
+    return { code: err.code, details: err.message, metadata };
   }
   if (err instanceof Error && err.name === 'AbortError') {
     return { code: status.CANCELLED, details: 'cancelled by the caller', metadata: new Metadata() };

@@ -110,7 +110,7 @@ export function cannedData(): CannedData {
   const D = OperationKind.OPERATION_KIND_DEPLOY;
   return {
     status: {
-      site: 'ucm', hostsUp: 2, hostsDown: 1, poolTotal: 8, poolFree: 5, queuedOperations: 1, runningOperations: 1, startedUnixMs: T0, transfers: [],
+      site: 'ucm', hostsUp: 2, hostsDown: 1, poolTotal: 8, poolFree: 5, queuedOperations: 1, runningOperations: 1, startedUnixMs: T0, transfers: [], cluster: undefined,
       policy: { file: '/etc/vonode/policy.yaml', sha256: 'a'.repeat(64), loadedUnixMs: T0, rejectedError: '' },
       vos: [
         { vo: 'bio', weight: 2, target: 2, running: 1, deploying: 1, draining: 0, demand: 7, deployFailures: 0, deployHeldUntilUnixMs: 0, lastDeployError: '' },

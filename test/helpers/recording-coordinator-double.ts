@@ -40,14 +40,14 @@ export class RecordingCoordinatorDouble {
       registerAgent: (call: ServerUnaryCall<RegisterAgentRequest, RegisterAgentResponse>, cb: sendUnaryData<RegisterAgentResponse>) => {
         this.registrations.push({ atMs: systemClock.monotonicMs(), request: call.request });
         this.known.add(call.request.hostName);
-        cb(null, { heartbeatIntervalMs: this.heartbeatIntervalMs, site: this.site });
+        cb(null, { heartbeatIntervalMs: this.heartbeatIntervalMs, site: this.site, coordinatorTerm: 0 });
       },
       heartbeat: (call: ServerUnaryCall<HeartbeatRequest, HeartbeatResponse>, cb: sendUnaryData<HeartbeatResponse>) => {
         this.heartbeats.push({ atMs: systemClock.monotonicMs(), request: call.request });
         if (!this.known.has(call.request.hostName)) return cb({ code: status.NOT_FOUND, details: `no agent named ${call.request.hostName}` });
         const reregister = this.reregisterNext;
         this.reregisterNext = false;
-        cb(null, { reregister });
+        cb(null, { reregister, coordinatorTerm: 0 });
       },
     };
     server.addService(CoordinatorServiceService, impl);

@@ -34,6 +34,11 @@ export interface DeployRequest {
     | undefined;
   /** skip the per-host deployment queue */
   allowParallel: boolean;
+  /**
+   * Leadership term of the coordinator sending it (0: a coordinator without HA). The agent
+   * refuses a request whose term is older than the newest it has seen (fencing a deposed leader).
+   */
+  coordinatorTerm: number;
 }
 
 export interface DeployEvent {
@@ -49,6 +54,8 @@ export interface RemoveRequest {
   hostname: string;
   /** graceful shutdown before destroy; 0 = agent default */
   shutdownTimeoutS: number;
+  /** as DeployRequest.coordinator_term */
+  coordinatorTerm: number;
 }
 
 export interface RemoveResult {
@@ -140,7 +147,7 @@ export interface EvictImageResponse {
 }
 
 function createBaseDeployRequest(): DeployRequest {
-  return { operationId: "", vm: undefined, allowParallel: false };
+  return { operationId: "", vm: undefined, allowParallel: false, coordinatorTerm: 0 };
 }
 
 export const DeployRequest: MessageFns<DeployRequest> = {
@@ -153,6 +160,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     }
     if (message.allowParallel !== false) {
       writer.uint32(24).bool(message.allowParallel);
+    }
+    if (message.coordinatorTerm !== 0) {
+      writer.uint32(32).uint64(message.coordinatorTerm);
     }
     return writer;
   },
@@ -194,6 +204,14 @@ export const DeployRequest: MessageFns<DeployRequest> = {
             message.allowParallel = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.coordinatorTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -219,6 +237,11 @@ export const DeployRequest: MessageFns<DeployRequest> = {
         : isSet(object.allow_parallel)
         ? globalThis.Boolean(object.allow_parallel)
         : false,
+      coordinatorTerm: isSet(object.coordinatorTerm)
+        ? globalThis.Number(object.coordinatorTerm)
+        : isSet(object.coordinator_term)
+        ? globalThis.Number(object.coordinator_term)
+        : 0,
     };
   },
 
@@ -233,6 +256,9 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     if (message.allowParallel !== false) {
       obj.allowParallel = message.allowParallel;
     }
+    if (message.coordinatorTerm !== 0) {
+      obj.coordinatorTerm = Math.round(message.coordinatorTerm);
+    }
     return obj;
   },
 
@@ -244,6 +270,7 @@ export const DeployRequest: MessageFns<DeployRequest> = {
     message.operationId = object.operationId ?? "";
     message.vm = (object.vm !== undefined && object.vm !== null) ? VmSpec.fromPartial(object.vm) : undefined;
     message.allowParallel = object.allowParallel ?? false;
+    message.coordinatorTerm = object.coordinatorTerm ?? 0;
     return message;
   },
 };
@@ -371,7 +398,7 @@ export const DeployEvent: MessageFns<DeployEvent> = {
 };
 
 function createBaseRemoveRequest(): RemoveRequest {
-  return { operationId: "", hostname: "", shutdownTimeoutS: 0 };
+  return { operationId: "", hostname: "", shutdownTimeoutS: 0, coordinatorTerm: 0 };
 }
 
 export const RemoveRequest: MessageFns<RemoveRequest> = {
@@ -384,6 +411,9 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
     }
     if (message.shutdownTimeoutS !== 0) {
       writer.uint32(24).uint32(message.shutdownTimeoutS);
+    }
+    if (message.coordinatorTerm !== 0) {
+      writer.uint32(32).uint64(message.coordinatorTerm);
     }
     return writer;
   },
@@ -425,6 +455,14 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
             message.shutdownTimeoutS = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.coordinatorTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -450,6 +488,11 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
         : isSet(object.shutdown_timeout_s)
         ? globalThis.Number(object.shutdown_timeout_s)
         : 0,
+      coordinatorTerm: isSet(object.coordinatorTerm)
+        ? globalThis.Number(object.coordinatorTerm)
+        : isSet(object.coordinator_term)
+        ? globalThis.Number(object.coordinator_term)
+        : 0,
     };
   },
 
@@ -464,6 +507,9 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
     if (message.shutdownTimeoutS !== 0) {
       obj.shutdownTimeoutS = Math.round(message.shutdownTimeoutS);
     }
+    if (message.coordinatorTerm !== 0) {
+      obj.coordinatorTerm = Math.round(message.coordinatorTerm);
+    }
     return obj;
   },
 
@@ -475,6 +521,7 @@ export const RemoveRequest: MessageFns<RemoveRequest> = {
     message.operationId = object.operationId ?? "";
     message.hostname = object.hostname ?? "";
     message.shutdownTimeoutS = object.shutdownTimeoutS ?? 0;
+    message.coordinatorTerm = object.coordinatorTerm ?? 0;
     return message;
   },
 };

@@ -240,6 +240,8 @@ export interface RegisterAgentResponse {
   /** how often the agent must call Heartbeat */
   heartbeatIntervalMs: number;
   site: string;
+  /** the answering leader's term (0 without HA): the agent refuses older ones from then on */
+  coordinatorTerm: number;
 }
 
 export interface HeartbeatRequest {
@@ -250,6 +252,8 @@ export interface HeartbeatRequest {
 export interface HeartbeatResponse {
   /** the coordinator does not know this agent (e.g. it restarted): call RegisterAgent */
   reregister: boolean;
+  /** as RegisterAgentResponse.coordinator_term */
+  coordinatorTerm: number;
 }
 
 export interface Host {
@@ -348,6 +352,47 @@ export interface StatusResponse {
   startedUnixMs: number;
   /** image downloads running now */
   transfers: ImageTransfer[];
+  /** the coordinators and their state store */
+  cluster: CoordinatorCluster | undefined;
+}
+
+/** The coordinators of the site and the store they share (HA on etcd), as the answering one sees them. */
+export interface CoordinatorCluster {
+  /** "sqlite" or "etcd" */
+  store: string;
+  /** of the answering coordinator: "single" (SQLite), "leader", "standby" */
+  role: string;
+  /** its advertised address */
+  self: string;
+  /** the leader's advertised address ('' while there is none) */
+  leader: string;
+  /** the leader's term (etcd revision of its election key; 0 without HA) */
+  term: number;
+  /** every coordinator campaigning, leader first */
+  coordinators: CoordinatorMember[];
+  /** etcd members and their health */
+  storeMembers: StoreMember[];
+  /** why the store cannot take writes now ('' when it can) */
+  storeError: string;
+}
+
+export interface CoordinatorMember {
+  address: string;
+  /** "leader" or "standby" */
+  role: string;
+  /** revision of its campaign key */
+  term: number;
+}
+
+export interface StoreMember {
+  name: string;
+  endpoint: string;
+  healthy: boolean;
+  /** the raft leader */
+  isLeader: boolean;
+  /** why it is not healthy */
+  error: string;
+  raftIndex: number;
 }
 
 /** An image download the coordinator admitted (a deployment's PT, or a prefetch). */
@@ -712,7 +757,7 @@ export const RegisterAgentRequest: MessageFns<RegisterAgentRequest> = {
 };
 
 function createBaseRegisterAgentResponse(): RegisterAgentResponse {
-  return { heartbeatIntervalMs: 0, site: "" };
+  return { heartbeatIntervalMs: 0, site: "", coordinatorTerm: 0 };
 }
 
 export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
@@ -722,6 +767,9 @@ export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
     }
     if (message.site !== "") {
       writer.uint32(18).string(message.site);
+    }
+    if (message.coordinatorTerm !== 0) {
+      writer.uint32(24).uint64(message.coordinatorTerm);
     }
     return writer;
   },
@@ -755,6 +803,14 @@ export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
             message.site = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.coordinatorTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -775,6 +831,11 @@ export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
         ? globalThis.Number(object.heartbeat_interval_ms)
         : 0,
       site: isSet(object.site) ? globalThis.String(object.site) : "",
+      coordinatorTerm: isSet(object.coordinatorTerm)
+        ? globalThis.Number(object.coordinatorTerm)
+        : isSet(object.coordinator_term)
+        ? globalThis.Number(object.coordinator_term)
+        : 0,
     };
   },
 
@@ -786,6 +847,9 @@ export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
     if (message.site !== "") {
       obj.site = message.site;
     }
+    if (message.coordinatorTerm !== 0) {
+      obj.coordinatorTerm = Math.round(message.coordinatorTerm);
+    }
     return obj;
   },
 
@@ -796,6 +860,7 @@ export const RegisterAgentResponse: MessageFns<RegisterAgentResponse> = {
     const message = createBaseRegisterAgentResponse();
     message.heartbeatIntervalMs = object.heartbeatIntervalMs ?? 0;
     message.site = object.site ?? "";
+    message.coordinatorTerm = object.coordinatorTerm ?? 0;
     return message;
   },
 };
@@ -892,13 +957,16 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { reregister: false };
+  return { reregister: false, coordinatorTerm: 0 };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   encode(message: HeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.reregister !== false) {
       writer.uint32(8).bool(message.reregister);
+    }
+    if (message.coordinatorTerm !== 0) {
+      writer.uint32(16).uint64(message.coordinatorTerm);
     }
     return writer;
   },
@@ -924,6 +992,14 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.reregister = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.coordinatorTerm = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -937,13 +1013,23 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 
   fromJSON(object: any): HeartbeatResponse {
-    return { reregister: isSet(object.reregister) ? globalThis.Boolean(object.reregister) : false };
+    return {
+      reregister: isSet(object.reregister) ? globalThis.Boolean(object.reregister) : false,
+      coordinatorTerm: isSet(object.coordinatorTerm)
+        ? globalThis.Number(object.coordinatorTerm)
+        : isSet(object.coordinator_term)
+        ? globalThis.Number(object.coordinator_term)
+        : 0,
+    };
   },
 
   toJSON(message: HeartbeatResponse): unknown {
     const obj: any = {};
     if (message.reregister !== false) {
       obj.reregister = message.reregister;
+    }
+    if (message.coordinatorTerm !== 0) {
+      obj.coordinatorTerm = Math.round(message.coordinatorTerm);
     }
     return obj;
   },
@@ -954,6 +1040,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   fromPartial<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(object: I): HeartbeatResponse {
     const message = createBaseHeartbeatResponse();
     message.reregister = object.reregister ?? false;
+    message.coordinatorTerm = object.coordinatorTerm ?? 0;
     return message;
   },
 };
@@ -2197,6 +2284,7 @@ function createBaseStatusResponse(): StatusResponse {
     vos: [],
     startedUnixMs: 0,
     transfers: [],
+    cluster: undefined,
   };
 }
 
@@ -2234,6 +2322,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     for (const v of message.transfers) {
       ImageTransfer.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.cluster !== undefined) {
+      CoordinatorCluster.encode(message.cluster, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2339,6 +2430,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.transfers.push(ImageTransfer.decode(reader, reader.uint32()));
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.cluster = CoordinatorCluster.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2396,6 +2495,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
       transfers: globalThis.Array.isArray(object?.transfers)
         ? object.transfers.map((e: any) => ImageTransfer.fromJSON(e))
         : [],
+      cluster: isSet(object.cluster) ? CoordinatorCluster.fromJSON(object.cluster) : undefined,
     };
   },
 
@@ -2434,6 +2534,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     if (message.transfers?.length) {
       obj.transfers = message.transfers.map((e) => ImageTransfer.toJSON(e));
     }
+    if (message.cluster !== undefined) {
+      obj.cluster = CoordinatorCluster.toJSON(message.cluster);
+    }
     return obj;
   },
 
@@ -2455,6 +2558,458 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.vos = object.vos?.map((e) => VoStatus.fromPartial(e)) || [];
     message.startedUnixMs = object.startedUnixMs ?? 0;
     message.transfers = object.transfers?.map((e) => ImageTransfer.fromPartial(e)) || [];
+    message.cluster = (object.cluster !== undefined && object.cluster !== null)
+      ? CoordinatorCluster.fromPartial(object.cluster)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCoordinatorCluster(): CoordinatorCluster {
+  return { store: "", role: "", self: "", leader: "", term: 0, coordinators: [], storeMembers: [], storeError: "" };
+}
+
+export const CoordinatorCluster: MessageFns<CoordinatorCluster> = {
+  encode(message: CoordinatorCluster, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.store !== "") {
+      writer.uint32(10).string(message.store);
+    }
+    if (message.role !== "") {
+      writer.uint32(18).string(message.role);
+    }
+    if (message.self !== "") {
+      writer.uint32(26).string(message.self);
+    }
+    if (message.leader !== "") {
+      writer.uint32(34).string(message.leader);
+    }
+    if (message.term !== 0) {
+      writer.uint32(40).uint64(message.term);
+    }
+    for (const v of message.coordinators) {
+      CoordinatorMember.encode(v!, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.storeMembers) {
+      StoreMember.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.storeError !== "") {
+      writer.uint32(66).string(message.storeError);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoordinatorCluster {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoordinatorCluster();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.store = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.self = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.leader = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.coordinators.push(CoordinatorMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.storeMembers.push(StoreMember.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.storeError = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoordinatorCluster {
+    return {
+      store: isSet(object.store) ? globalThis.String(object.store) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      self: isSet(object.self) ? globalThis.String(object.self) : "",
+      leader: isSet(object.leader) ? globalThis.String(object.leader) : "",
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+      coordinators: globalThis.Array.isArray(object?.coordinators)
+        ? object.coordinators.map((e: any) => CoordinatorMember.fromJSON(e))
+        : [],
+      storeMembers: globalThis.Array.isArray(object?.storeMembers)
+        ? object.storeMembers.map((e: any) => StoreMember.fromJSON(e))
+        : globalThis.Array.isArray(object?.store_members)
+        ? object.store_members.map((e: any) => StoreMember.fromJSON(e))
+        : [],
+      storeError: isSet(object.storeError)
+        ? globalThis.String(object.storeError)
+        : isSet(object.store_error)
+        ? globalThis.String(object.store_error)
+        : "",
+    };
+  },
+
+  toJSON(message: CoordinatorCluster): unknown {
+    const obj: any = {};
+    if (message.store !== "") {
+      obj.store = message.store;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.self !== "") {
+      obj.self = message.self;
+    }
+    if (message.leader !== "") {
+      obj.leader = message.leader;
+    }
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    if (message.coordinators?.length) {
+      obj.coordinators = message.coordinators.map((e) => CoordinatorMember.toJSON(e));
+    }
+    if (message.storeMembers?.length) {
+      obj.storeMembers = message.storeMembers.map((e) => StoreMember.toJSON(e));
+    }
+    if (message.storeError !== "") {
+      obj.storeError = message.storeError;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoordinatorCluster>, I>>(base?: I): CoordinatorCluster {
+    return CoordinatorCluster.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoordinatorCluster>, I>>(object: I): CoordinatorCluster {
+    const message = createBaseCoordinatorCluster();
+    message.store = object.store ?? "";
+    message.role = object.role ?? "";
+    message.self = object.self ?? "";
+    message.leader = object.leader ?? "";
+    message.term = object.term ?? 0;
+    message.coordinators = object.coordinators?.map((e) => CoordinatorMember.fromPartial(e)) || [];
+    message.storeMembers = object.storeMembers?.map((e) => StoreMember.fromPartial(e)) || [];
+    message.storeError = object.storeError ?? "";
+    return message;
+  },
+};
+
+function createBaseCoordinatorMember(): CoordinatorMember {
+  return { address: "", role: "", term: 0 };
+}
+
+export const CoordinatorMember: MessageFns<CoordinatorMember> = {
+  encode(message: CoordinatorMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.role !== "") {
+      writer.uint32(18).string(message.role);
+    }
+    if (message.term !== 0) {
+      writer.uint32(24).uint64(message.term);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CoordinatorMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCoordinatorMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.term = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CoordinatorMember {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      term: isSet(object.term) ? globalThis.Number(object.term) : 0,
+    };
+  },
+
+  toJSON(message: CoordinatorMember): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.term !== 0) {
+      obj.term = Math.round(message.term);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CoordinatorMember>, I>>(base?: I): CoordinatorMember {
+    return CoordinatorMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CoordinatorMember>, I>>(object: I): CoordinatorMember {
+    const message = createBaseCoordinatorMember();
+    message.address = object.address ?? "";
+    message.role = object.role ?? "";
+    message.term = object.term ?? 0;
+    return message;
+  },
+};
+
+function createBaseStoreMember(): StoreMember {
+  return { name: "", endpoint: "", healthy: false, isLeader: false, error: "", raftIndex: 0 };
+}
+
+export const StoreMember: MessageFns<StoreMember> = {
+  encode(message: StoreMember, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(18).string(message.endpoint);
+    }
+    if (message.healthy !== false) {
+      writer.uint32(24).bool(message.healthy);
+    }
+    if (message.isLeader !== false) {
+      writer.uint32(32).bool(message.isLeader);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.raftIndex !== 0) {
+      writer.uint32(48).uint64(message.raftIndex);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StoreMember {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStoreMember();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.healthy = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.isLeader = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.raftIndex = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StoreMember {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      healthy: isSet(object.healthy) ? globalThis.Boolean(object.healthy) : false,
+      isLeader: isSet(object.isLeader)
+        ? globalThis.Boolean(object.isLeader)
+        : isSet(object.is_leader)
+        ? globalThis.Boolean(object.is_leader)
+        : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      raftIndex: isSet(object.raftIndex)
+        ? globalThis.Number(object.raftIndex)
+        : isSet(object.raft_index)
+        ? globalThis.Number(object.raft_index)
+        : 0,
+    };
+  },
+
+  toJSON(message: StoreMember): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.healthy !== false) {
+      obj.healthy = message.healthy;
+    }
+    if (message.isLeader !== false) {
+      obj.isLeader = message.isLeader;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.raftIndex !== 0) {
+      obj.raftIndex = Math.round(message.raftIndex);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StoreMember>, I>>(base?: I): StoreMember {
+    return StoreMember.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StoreMember>, I>>(object: I): StoreMember {
+    const message = createBaseStoreMember();
+    message.name = object.name ?? "";
+    message.endpoint = object.endpoint ?? "";
+    message.healthy = object.healthy ?? false;
+    message.isLeader = object.isLeader ?? false;
+    message.error = object.error ?? "";
+    message.raftIndex = object.raftIndex ?? 0;
     return message;
   },
 };

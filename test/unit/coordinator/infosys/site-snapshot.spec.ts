@@ -13,7 +13,7 @@ const policyYaml = stringify({
 });
 const status: StatusResponse = {
   site: 'test-site', hostsUp: 2, hostsDown: 0, poolTotal: 10, poolFree: 5, queuedOperations: 0, runningOperations: 0,
-  policy: undefined, vos: [], startedUnixMs: 0, transfers: [],
+  policy: undefined, vos: [], startedUnixMs: 0, transfers: [], cluster: undefined,
 };
 let serial = 0;
 const node = (vo: string, state: NodeState): Node => ({
