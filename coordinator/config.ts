@@ -29,6 +29,23 @@ const checked = (fn: (field: string, v: string) => string) =>
     }
   });
 
+/** An etcd client URL (http or https, host:port, nothing after). */
+const etcdEndpoint = z.string().regex(/^https?:\/\/[A-Za-z0-9.-]+:\d{1,5}$/, 'must be http(s)://host:port').refine(portInRange, 'the port must be from 1 to 65535');
+
+/** The shared state of an HA site on etcd (coordinator/store/etcd, coordinator/ha). */
+const etcdStoreSchema = z.strictObject({
+  /** Client URLs of the etcd members. */
+  endpoints: z.array(etcdEndpoint).min(1),
+  /** Key prefix of this site's state; two sites sharing an etcd cluster need two prefixes. */
+  prefix: z.string().regex(/^\/[A-Za-z0-9._/-]*\/$/, 'must start and end with / and use [A-Za-z0-9._/-]').default('/vonode/'),
+  /** Client TLS towards etcd (the members' CA, this coordinator's pair). */
+  tls: z.strictObject({ ca: absPath, cert: absPath, key: absPath }).optional(),
+  /** Leadership lease: a leader that stops renewing it is replaced after this long (whole seconds, 1 to 60 s). */
+  leaseTtl: durationWithin(1000, 60_000).refine((ms) => ms % 1000 === 0, 'must be whole seconds (etcd leases count seconds)').default(2000),
+  /** etcd's --max-txn-ops (the members' setting; 128 by default): bigger transactions are journaled. */
+  maxTxnOps: intWithin(8, 1_000_000).default(128),
+});
+
 const poolEntry = z.strictObject({
   hostname: checked(validateHostname),
   ip: checked(validateIpv4),
@@ -76,8 +93,15 @@ export const coordinatorConfigSchema = z
     site: z.string().regex(/^[A-Za-z0-9._-]+$/).default('vonode-site'),
     /** gRPC listen address for agents and the CLI. */
     listen: listenAddress.default('127.0.0.1:7080'),
-    /** SQLite database (WAL) holding leases, operations and phases. */
+    /** SQLite database (WAL) holding leases, operations and phases (the embedded store, when `store.etcd` is absent). */
     stateDb: absPath.default('/var/lib/vonode-coordinator/state.db'),
+    /**
+     * Where the state lives: absent or `{}` = the SQLite file `stateDb` (one coordinator); `{ etcd: ... }`
+     * = shared on etcd, with leader election among every coordinator configured so (HA).
+     */
+    store: z.strictObject({ etcd: etcdStoreSchema.optional() }).default({}),
+    /** The address agents, the CLI and the other coordinators reach this one at (required with store.etcd; default: listen). */
+    advertise: listenAddress.optional(),
     /** VO policy file, watched and reloaded live. */
     policyFile: absPath,
     /** The pre-set (hostname, IP, MAC) triples VMs are given; never split. */
@@ -146,6 +170,9 @@ export const coordinatorConfigSchema = z
         if (seen.has(p[key])) ctx.addIssue({ code: 'custom', path: ['pool', i, key], message: `duplicate ${key} ${p[key]}: every triple must be unique` });
         seen.add(p[key]);
       });
+    }
+    if (c.store.etcd && !c.advertise) {
+      ctx.addIssue({ code: 'custom', path: ['advertise'], message: 'is required with store.etcd: the other coordinators send clients to this address when this one leads' });
     }
     if (c.agents.downAfter <= c.agents.heartbeatInterval) {
       ctx.addIssue({ code: 'custom', path: ['agents', 'downAfter'], message: 'must be longer than agents.heartbeatInterval' });

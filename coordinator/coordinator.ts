@@ -1,40 +1,34 @@
-import { connectivityState } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { CoordinatorServiceService } from '../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../shared/logger.js';
-import { AgentClient } from '../shared/rpc/agent-client.js';
 import { resolveAccessTable } from '../shared/auth/access-control.js';
 import { SiteTrust } from '../shared/auth/site-trust.js';
-import { serverCredentials, SharedChannelCredentials } from '../shared/rpc/credentials.js';
+import { serverCredentials } from '../shared/rpc/credentials.js';
+import { errorMessage } from '../shared/errors.js';
 import { COORDINATOR_ACCESS } from './api/access.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
-import { createCoordinatorService } from './api/coordinator-service.js';
+import { createCoordinatorService, type CoordinatorServiceDeps, type WriteAuthority } from './api/coordinator-service.js';
 import type { CoordinatorConfig } from './config.js';
 import type { GridSteps } from './deploy/grid-steps.js';
-import { createGridSteps } from './grid/grid-wiring.js';
 import { VisibilityReports } from './gridway/visibility-reports.js';
-import { createBatchSystem } from './lrms/create-batch-system.js';
-import { DeployHolds } from './planner/deploy-holds.js';
-import { ScalingLoop } from './planner/scaling-loop.js';
-import { ProcessRunner } from '../shared/process/command-runner.js';
-import { errorMessage, NotFoundError } from '../shared/errors.js';
-import { Prefetcher } from './transfers/prefetcher.js';
-import { TransferScheduler } from './transfers/transfer-scheduler.js';
-import { OperationQueue } from './deploy/operation-queue.js';
-import { OperationRunner, type AgentClients } from './deploy/operation-runner.js';
-import { Reconciler } from './deploy/reconciler.js';
-import { policyCatalog } from './policy/policy-catalog.js';
 import { EventBus } from './events/event-bus.js';
 import { AgentRegistry } from './inventory/agent-registry.js';
 import { CoordinatorMetrics } from './metrics/metrics.js';
 import { PolicyWatcher } from './policy/policy-watcher.js';
 import { NodePool } from './pool/node-pool.js';
-import { StateStore } from './store/state-store.js';
-import { hostToWire } from './api/wire.js';
+import type { StateStore } from './store/state-store.js';
+import { openSqliteStore } from './store/sqlite/sqlite-backend.js';
+import type { TransferScheduler } from './transfers/transfer-scheduler.js';
+import type { OperationQueue } from './deploy/operation-queue.js';
 import { policyStatusToWire } from './api/policy-wire.js';
+import { startLeading, type SiteLeader } from './site-leader.js';
+import { HaMembership } from './ha/ha-membership.js';
 
 /** Lifecycle of the coordinator daemon. */
 export type CoordinatorState = 'created' | 'starting' | 'serving' | 'stopping' | 'stopped';
+
+/** Exit code of a coordinator that lost the leadership: its service manager starts it again, as a standby. */
+export const EXIT_LEADERSHIP_LOST = 75;
 
 /** Optional replacements (tests) and flags. */
 export interface CoordinatorOptions {
@@ -45,36 +39,70 @@ export interface CoordinatorOptions {
 }
 
 /**
- * The site daemon: wires the store, pool, policy, agent registry, deployment
- * queue, reconciliation, metrics and the gRPC API together.
+ * The site daemon. With SQLite (the default) it leads from the start; with
+ * `store.etcd` it serves reads as a standby from a watched copy of the
+ * state, campaigns for the leadership, and when elected starts the leader's
+ * parts on the state read from etcd at that moment (site-leader.ts). A
+ * leader that loses its lease stops acting at once and exits (code 75) so
+ * its service manager starts it again as a standby: a clean process is the
+ * surest way to hold nothing of the old term.
  */
 export class Coordinator {
   state: CoordinatorState = 'created';
   port = 0;
   metricsPort = 0;
   readonly events = new EventBus();
-  store: StateStore | undefined;
-  registry: AgentRegistry | undefined;
-  /** Bandwidth-aware admission of image downloads (status shows its transfers). */
-  transfers: TransferScheduler | undefined;
-  queue: OperationQueue | undefined;
-  policy: PolicyWatcher | undefined;
+  /** Resolves with an exit code when the daemon must end on its own (leadership lost). */
+  readonly exited: Promise<number>;
+  private exit!: (code: number) => void;
+  private deps: CoordinatorServiceDeps | undefined;
+  private leader: SiteLeader | undefined;
+  private ha: HaMembership | undefined;
   private server: GrpcServer | undefined;
   private trust: SiteTrust | undefined;
   private metrics: CoordinatorMetrics | undefined;
-  private runner: OperationRunner | undefined;
-  private reconciler: Reconciler | undefined;
-  private scaling: ScalingLoop | undefined;
-  private readonly timers: Array<ReturnType<typeof setInterval>> = [];
-  private readonly clients = new Map<string, { address: string; client: AgentClient }>();
+  private sqlite: StateStore | undefined;
 
   constructor(
     private readonly config: CoordinatorConfig,
     private readonly logger: Logger,
     private readonly options: CoordinatorOptions = { insecure: false },
-  ) {}
+  ) {
+    this.exited = new Promise((resolve) => (this.exit = resolve));
+  }
 
-  /** Opens state, loads the policy, recovers, then serves. Throws if any part cannot start. */
+  /** The state store serving now (the leader's, or a standby's watched copy). */
+  get store(): StateStore | undefined {
+    return this.deps?.store;
+  }
+
+  /** The agent registry (empty on a standby). */
+  get registry(): AgentRegistry | undefined {
+    return this.deps?.registry;
+  }
+
+  /** Bandwidth-aware admission of image downloads (leader only). */
+  get transfers(): TransferScheduler | undefined {
+    return this.leader?.transfers;
+  }
+
+  /** The deployment queue (leader only). */
+  get queue(): OperationQueue | undefined {
+    return this.leader?.queue;
+  }
+
+  /** The policy watcher. */
+  get policy(): PolicyWatcher | undefined {
+    return this.deps?.policy;
+  }
+
+  /** 'single' (SQLite), 'leader' or 'standby'. */
+  get role(): 'single' | 'leader' | 'standby' {
+    if (!this.ha) return 'single';
+    return this.ha.leading ? 'leader' : 'standby';
+  }
+
+  /** Opens state, loads the policy, then serves: as the leader (SQLite) or as a standby campaigning (etcd). Throws if any part cannot start. */
   async start(): Promise<void> {
     this.state = 'starting';
     const { config, logger, events } = this;
@@ -84,148 +112,93 @@ export class Coordinator {
       tls: config.tls, source: 'vonode-coordinator configuration', own: { role: 'coordinator' },
       access: resolveAccessTable(CoordinatorServiceService, COORDINATOR_ACCESS), logger,
     }));
-    // The policy before the state database: a start refused for its policy leaves no database behind.
-    const policy = (this.policy = new PolicyWatcher(config.policyFile, logger.child({ component: 'policy' }), { capacity: config.pool.length }));
+    // The policy before the state: a start refused for its policy leaves no database behind.
+    const policy = new PolicyWatcher(config.policyFile, logger.child({ component: 'policy' }), { capacity: config.pool.length });
     await policy.start();
-    const store = (this.store = new StateStore(config.stateDb));
-    const pool = new NodePool(config.pool, store);
     policy.on('rejected', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
     policy.on('change', () => events.publish({ event: { $case: 'policy', value: policyStatusToWire(policy) } }));
-    // Every finished deployment, manual or automatic, feeds the per-VO holds that `vonode status` shows and the scaling loop obeys.
-    const holds = new DeployHolds({ clock, logger: logger.child({ component: 'deploy-holds' }) });
-    policy.on('change', (next, previous) => holds.onPolicyChange(next, previous));
-    const settings = {
-      maxConcurrentTransfers: config.deploy.maxConcurrentTransfers, maxAttempts: config.deploy.maxAttempts,
-      phaseTimeouts: config.deploy.phaseTimeouts, shutdownTimeoutMs: config.deploy.shutdownTimeout,
-    };
     const visibility = new VisibilityReports(clock);
-    const batch = createBatchSystem(config.batchSystem, new ProcessRunner(), clock, logger.child({ component: config.batchSystem?.kind ?? 'lrms' }));
-    if (batch?.prepare) {
-      const prepare = (): Promise<void> => batch.prepare!(policy.current.vos.map((v) => ({ vo: v.name, queue: v.queue })));
-      await prepare();
-      policy.on('change', () => void prepare().catch((e: unknown) => logger.error({ err: errorMessage(e) }, 'could not prepare the VO queues of the new policy')));
-    }
-    const grid = this.options.grid ?? createGridSteps({ config, batch, policy, store, visibility, runner: new ProcessRunner(), clock, logger });
-    const registry = (this.registry = new AgentRegistry({
-      downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
-      hooks: {
-        onRegistered: (host, domains) => this.reconciler?.onRegistered(host, domains),
-        onStateChange: (host) => {
-          events.publish({ event: { $case: 'host', value: hostToWire(host, 0, '') } });
-          this.queue?.pump();
-        },
-      },
-    }));
-    const t = config.transfers;
-    const transfers = (this.transfers = new TransferScheduler(
-      { repositoryMbit: t.repositoryMbit, defaultHostMbit: t.defaultHostMbit, hostMbit: t.hosts, peerUploads: t.peerUploads, minRateMbit: t.minRateMbit },
-      () => [...registry.values()].map((h) => ({ name: h.name, up: h.state === 'up', facts: h.facts })),
-      () => clock.nowMs(),
-    ));
-    const queue = (this.queue = new OperationQueue({
-      store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings, transfers,
-      onDispatchPass: (ms) => this.metrics?.onDispatchPass(ms),
-    }));
     const metrics = (this.metrics = new CoordinatorMetrics({
-      queueDepth: () => queue.depth(), agentsUp: () => registry.counts().up, agentsDown: () => registry.counts().down,
-      nodesByState: () => countBy(store.nodes().map((n) => n.state)),
+      queueDepth: () => this.deps?.depth() ?? { queued: 0, running: 0 },
+      agentsUp: () => this.deps?.registry.counts().up ?? 0, agentsDown: () => this.deps?.registry.counts().down ?? 0,
+      nodesByState: () => countBy(this.deps?.store.nodes().map((n) => n.state) ?? []),
     }));
-    const clients = this.agentClients(trust);
-    const runner = (this.runner = new OperationRunner({
-      store, pool, queue, clients, grid, events, clock, logger, settings,
-      listener: {
-        onPhase: (m) => metrics.onPhase(m),
-        onFinished: (o, cause) => {
-          metrics.onFinished(o);
-          // Failed deployments hold back the scaling loop's next ones for their VO (no hot loop of failures).
-          holds.onOperationFinished(o, cause);
-        },
-      },
-    }));
-    queue.attach(runner);
-    const reconciler = (this.reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) }));
-    reconciler.collectOrphans();
-    if (batch) {
-      const scaling = (this.scaling = new ScalingLoop({
-        policy: () => policy.current, batch, nodes: () => store.nodes(), capacity: () => pool.total, poolFree: () => pool.freeEntries().length,
-        submitDeploy: (vo, count) => queue.submitDeploy(vo, count, '', 'policy'),
-        submitDrain: (hostname) => queue.submitRemoval(hostname, 'drain', 'policy'),
-        submitRemove: (hostname) => {
-          logger.warn({ node: hostname }, 'node vanished from the batch system without being removed: removing it');
-          queue.submitRemoval(hostname, 'remove', 'policy');
-        },
-        clock, logger: logger.child({ component: 'scaling' }), deployHolds: holds,
-      }));
-      scaling.start(config.batchSystem!.scalingInterval);
+    const etcd = config.store.etcd;
+    const authority: WriteAuthority = etcd
+      ? { assertLeader: () => this.ha!.assertLeader(), term: () => this.ha!.term }
+      : { assertLeader: () => undefined, term: () => 0 };
+    const leaderContext = { config, logger, clock, events, policy, trust, insecure: this.options.insecure, visibility, metrics, authority, grid: this.options.grid };
+    const base = {
+      site: config.site, startedUnixMs: clock.nowMs(), policy, events, logger, visibility, authority,
+      heartbeatIntervalMs: config.agents.heartbeatInterval,
+    };
+    if (!etcd) {
+      const store = (this.sqlite = openSqliteStore(config.stateDb));
+      this.leader = await startLeading(leaderContext, store);
+      this.deps = { ...base, ...this.leader.deps };
+    } else {
+      this.ha = new HaMembership({ config: etcd, advertise: config.advertise!, events, clock, logger: logger.child({ component: 'ha' }) });
+      const view = await this.ha.openStandbyView();
+      this.deps = { ...base, ...standbyDeps(view, config, clock, logger) , cluster: () => this.ha!.clusterView() };
     }
     this.server = new GrpcServer(
       ['vonode/v1/coordinator.proto'],
-      [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService({
-        site: config.site, startedUnixMs: clock.nowMs(), store, pool, registry, policy, queue, events, logger, visibility,
-        heartbeatIntervalMs: config.agents.heartbeatInterval, depth: () => queue.depth(), targets: () => this.scaling?.targets() ?? new Map(),
-        deployHolds: () => holds.snapshot(),
-        transfers: () => transfers.list(),
-      }) }],
+      [{ name: 'vonode.v1.CoordinatorService', definition: CoordinatorServiceService, impl: createCoordinatorService(this.deps) }],
       { interceptors: trust.interceptors },
     );
     this.port = await this.server.listen(config.listen, creds);
     if (config.metrics) this.metricsPort = await metrics.listen(config.metrics.listen);
-    // Down detection: silence > downAfter is noticed within one sweep period more.
-    this.timers.push(setInterval(() => registry.sweep(), Math.max(100, Math.floor(config.agents.downAfter / 5))));
-    // Backstop for dispatch (new facts, slots freed by time); normal dispatch is event-driven.
-    this.timers.push(setInterval(() => queue.pump(), 1000));
-    // Appliances warmed ahead of demand (policy prefetch), on links no deployment needs.
-    const prefetcher = new Prefetcher({
-      policy: () => policy.current,
-      hosts: () => [...registry.values()].map((h) => ({ name: h.name, up: h.state === 'up', facts: h.facts })),
-      nodeHosts: (vo) => store.nodes().filter((n) => n.vo === vo && n.host).map((n) => n.host),
-      deploymentsNeedLinks: () => queue.depth().queued > 0 || transfers.list().some((x) => x.purpose === 'deploy'),
-      transfers, client: (host) => clients.get(host), clock, logger: logger.child({ component: 'prefetch' }),
-    });
-    this.timers.push(setInterval(() => prefetcher.pass(), 1000));
-    // Agents re-register within one heartbeat of a restart; an orphan whose agent did not is retried elsewhere.
-    const grace = setTimeout(() => reconciler.expireOrphans(), config.agents.downAfter * 2);
-    this.timers.push(grace as unknown as ReturnType<typeof setInterval>);
     this.state = 'serving';
-    logger.info({ listen: config.listen, port: this.port, metricsPort: this.metricsPort, pool: pool.total }, 'coordinator serving');
+    logger.info({ listen: config.listen, port: this.port, metricsPort: this.metricsPort, pool: config.pool.length, store: etcd ? 'etcd' : 'sqlite' }, 'coordinator serving');
+    if (this.ha) this.campaign(leaderContext);
   }
 
-  /** Stops serving and dispatching; running attempts are aborted (their agents undo them) and resumed by the next start. */
+  /** Campaigns in the background; elected, leads from the state etcd holds at that moment. */
+  private campaign(ctx: Parameters<typeof startLeading>[0]): void {
+    const ha = this.ha!;
+    ha.onLost((reason) => void this.leadershipLost(reason));
+    void ha
+      .campaign(async (store) => {
+        const leader = (this.leader = await startLeading(ctx, store));
+        // The RPC edge reads its parts through this object: from now on it answers as the leader.
+        Object.assign(this.deps!, leader.deps);
+      })
+      .catch((e: unknown) => {
+        if (this.state === 'stopping' || this.state === 'stopped') return;
+        void this.leadershipLost(`campaign failed: ${errorMessage(e)}`);
+      });
+  }
+
+  private async leadershipLost(reason: string): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.logger.fatal({ reason, role: this.role }, 'leadership lost or unobtainable: stopping every action and exiting so the service manager starts this coordinator again as a standby');
+    // Nothing of this term may act any more: stop dispatching and abort agent calls before anything else.
+    await this.leader?.stop().catch(() => undefined);
+    this.exit(EXIT_LEADERSHIP_LOST);
+  }
+
+  /** Stops serving and dispatching; running attempts are aborted (their agents undo them) and resumed by the next leader or start. */
   async shutdown(graceMs = 5000): Promise<void> {
     this.state = 'stopping';
-    for (const t of this.timers) clearInterval(t);
-    await this.scaling?.stop();
-    this.queue?.stop();
-    this.runner?.abortAll();
+    await this.leader?.stop();
     await this.server?.shutdown(graceMs);
     await this.metrics?.close();
-    await this.policy?.shutdown();
+    await this.deps?.policy.shutdown();
     await this.trust?.close();
-    for (const { client } of this.clients.values()) client.close();
-    this.store?.close();
+    await this.sqlite?.close();
+    await this.ha?.close();
     this.state = 'stopped';
   }
+}
 
-  /** Clients of the agents; each checks that the server it reaches holds that host's agent certificate. */
-  private agentClients(trust: SiteTrust): AgentClients {
-    const shared = new SharedChannelCredentials(this.config.tls, this.options.insecure, 'vonode-coordinator → agents');
-    return {
-      get: (host) => {
-        const view = this.registry?.get(host);
-        if (!view) throw new NotFoundError(`host ${host} has no registered agent`);
-        const cached = this.clients.get(host);
-        // A channel that failed to connect (the agent was down) waits out grpc-js's reconnect backoff and fails
-        // calls at once meanwhile; the agent is registered again, so a new channel connects now.
-        const failed = cached?.client.raw.getChannel().getConnectivityState(false) === connectivityState.TRANSIENT_FAILURE;
-        if (cached && cached.address === view.address && !failed) return cached.client;
-        cached?.client.close();
-        const creds = shared.for({ role: 'agent', name: host, revocations: trust.revocations });
-        const client = new AgentClient(view.address, creds);
-        this.clients.set(host, { address: view.address, client });
-        return client;
-      },
-    };
-  }
+/** What a standby's RPC edge reads: the watched state, an empty registry, nothing queued here. */
+function standbyDeps(store: StateStore, config: CoordinatorConfig, clock: Clock, logger: Logger): Pick<CoordinatorServiceDeps, 'store' | 'pool' | 'registry' | 'queue' | 'depth' | 'targets' | 'deployHolds' | 'transfers'> {
+  return {
+    store, pool: new NodePool(config.pool, store), queue: undefined,
+    registry: new AgentRegistry({ downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }) }),
+    depth: () => ({ queued: store.countOpen('queued'), running: store.countOpen('running') }),
+    targets: () => new Map(), deployHolds: () => new Map(), transfers: () => [],
+  };
 }
 
 function countBy(values: string[]): Record<string, number> {

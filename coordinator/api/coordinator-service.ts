@@ -16,9 +16,23 @@ import { MAX_DEPLOY_COUNT, MAX_REPORTER_LENGTH, MAX_TIMINGS_LIMIT, MAX_VISIBILIT
 import { operationTimings, siteStatus, type SiteViewDeps } from './site-views.js';
 import { hostToWire, nodeToWire, operationToWire } from './wire.js';
 
+/**
+ * Who may write here: a single (SQLite) coordinator always, the leader of
+ * an HA site while its lease holds, a standby never (NotLeaderError names
+ * the leader, and clients move there).
+ */
+export interface WriteAuthority {
+  /** Throws NotLeaderError unless this coordinator may take writes now. */
+  assertLeader(): void;
+  /** The term agents are given (0 without HA). */
+  term(): number;
+}
+
 /** Everything the RPC edge delegates to. */
 export interface CoordinatorServiceDeps extends SiteViewDeps {
-  queue: OperationQueue;
+  /** The deployment queue; absent on a standby (which refuses writes before reaching it). */
+  queue: OperationQueue | undefined;
+  authority: WriteAuthority;
   /** Where grid services' visibility reports go (GW phase). */
   visibility: VisibilityReports;
   events: EventBus;
@@ -44,36 +58,45 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
         );
     };
   const policyResponse = (): PolicyResponse => ({ yaml: d.policy.text, status: policyStatusToWire(d.policy) });
+  /** The queue, for a write only the leader takes. Throws NotLeaderError elsewhere. */
+  const leaderQueue = (): OperationQueue => {
+    d.authority.assertLeader();
+    if (!d.queue) throw new Error('the leader has no deployment queue yet');
+    return d.queue;
+  };
 
   return {
     registerAgent: unary('RegisterAgent', (req) => {
+      const queue = leaderQueue();
       d.registry.register(req.hostName, req.address, validateHostFacts('facts', req.facts), validateReportedDomains('domains', req.domains));
-      d.queue.pump();
-      return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site, coordinatorTerm: 0 };
+      queue.pump();
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site, coordinatorTerm: d.authority.term() };
     }),
     heartbeat: unary('Heartbeat', (req) => {
+      const queue = leaderQueue();
       const seen = d.registry.heartbeat(req.hostName, validateHostFacts('facts', req.facts));
       // Only a change can unblock a queued deployment; the queue's 1 s backstop covers the rest.
-      if (seen === 'changed') d.queue.pump();
-      return { reregister: seen === 'unknown', coordinatorTerm: 0 };
+      if (seen === 'changed') queue.pump();
+      return { reregister: seen === 'unknown', coordinatorTerm: d.authority.term() };
     }),
-    status: unary('Status', () => siteStatus(d)),
+    status: unary('Status', async () => ({ ...siteStatus(d), cluster: await d.cluster?.() })),
     listHosts: unary('ListHosts', () => {
       // Nodes per host in one pass over the nodes (not one per host: 2,000 hosts × 5,000 nodes).
       const perHost = new Map<string, number>();
       for (const n of d.store.nodes()) if (n.host) perHost.set(n.host, (perHost.get(n.host) ?? 0) + 1);
-      return { hosts: d.registry.list().map((h) => hostToWire(h, perHost.get(h.name) ?? 0, d.queue.slots.holder(h.name) ?? '')) };
+      return { hosts: d.registry.list().map((h) => hostToWire(h, perHost.get(h.name) ?? 0, d.queue?.slots.holder(h.name) ?? '')) };
     }),
     listNodes: unary('ListNodes', (req) => {
       if (req.vo) validateVoName('vo', req.vo);
       return { nodes: d.store.nodes().filter((n) => !req.vo || n.vo === req.vo).map(nodeToWire) };
     }),
-    timings: unary('Timings', (req) => {
+    timings: unary('Timings', async (req) => {
       if (req.limit > MAX_TIMINGS_LIMIT) throw new InvalidArgumentError('limit', `must be 0 (all) or 1 to ${MAX_TIMINGS_LIMIT} operations, got ${req.limit}`);
-      return { operations: operationTimings(d.store, d.store.recentOperations(req.limit), operationToWire) };
+      return { operations: await operationTimings(d.store, await d.store.recentOperations(req.limit), operationToWire) };
     }),
     getPolicy: unary('GetPolicy', policyResponse),
     applyPolicy: unary('ApplyPolicy', async (req) => {
+      d.authority.assertLeader();
       const result = await d.policy.apply(req.yaml);
       if (!result.ok) throw new InvalidArgumentError('yaml', `the policy was refused, nothing changed:\n  - ${result.problems.map(formatProblem).join('\n  - ')}`);
       return policyResponse();
@@ -81,11 +104,12 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     deployNodes: (call) =>
       followOperations(d, call, () => {
         const vo = validateVoName('vo', call.request.vo);
-        return d.queue.submitDeploy(vo, deployCount(call.request.count), call.request.host, 'manual');
+        return leaderQueue().submitDeploy(vo, deployCount(call.request.count), call.request.host, 'manual');
       }),
-    drainNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'drain', 'manual')]),
-    removeNode: (call) => followOperations(d, call, () => [d.queue.submitRemoval(call.request.hostname, 'remove', 'manual')]),
+    drainNode: (call) => followOperations(d, call, () => [leaderQueue().submitRemoval(call.request.hostname, 'drain', 'manual')]),
+    removeNode: (call) => followOperations(d, call, () => [leaderQueue().submitRemoval(call.request.hostname, 'remove', 'manual')]),
     reportVisibility: unary('ReportVisibility', (req) => {
+      d.authority.assertLeader();
       if (req.hostnames.length > MAX_VISIBILITY_HOSTNAMES) {
         throw new InvalidArgumentError('hostnames', `has ${req.hostnames.length} entries; report at most ${MAX_VISIBILITY_HOSTNAMES} per call`);
       }

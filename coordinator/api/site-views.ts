@@ -1,5 +1,5 @@
 import { DEPLOY_PHASES, REMOVE_PHASES, type PhaseName } from '../../shared/phases.js';
-import type { ImageTransfer, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { CoordinatorCluster, ImageTransfer, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { ActiveTransfer } from '../transfers/transfer-scheduler.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import type { AgentRegistry } from '../inventory/agent-registry.js';
@@ -24,6 +24,8 @@ export interface SiteViewDeps {
   deployHolds(): ReadonlyMap<string, { failures: number; untilMs: number; lastError: string }>;
   /** Image downloads running now (absent: none shown). */
   transfers?(): readonly ActiveTransfer[];
+  /** The coordinators and their store (absent: not shown). */
+  cluster?(): Promise<CoordinatorCluster | undefined>;
 }
 
 /** The transfers with the progress each host's last heartbeat reported. */
@@ -88,16 +90,31 @@ const COORDINATOR_PHASES = new Set<PhaseName>(['SR', 'PUB', 'GW', 'DRN']);
  * below the sum of each clock's own span; that sum is also the total when a
  * mark lacks its Unix time.
  */
-export function operationTimings(store: Pick<StateStore, 'phases'>, ops: readonly OperationRecord[], toWire: (o: OperationRecord) => OperationTiming['operation']): OperationTiming[] {
-  return ops.map((op) => {
-    const rows = store.phases(op.id).filter((p) => p.attempt === op.attempt && KNOWN.has(p.phase));
-    const ends = rows.filter((p) => p.edge === 'end');
-    return {
-      operation: toWire(op),
-      phases: ends.map((p) => ({ phase: phaseMarkToWire({ ...p, operationId: op.id, hostname: op.node }).phase, durationMs: p.durationMs })),
-      totalMs: totalSpanMs(rows),
-    };
-  });
+export async function operationTimings(
+  store: Pick<StateStore, 'phases'>,
+  ops: readonly OperationRecord[],
+  toWire: (o: OperationRecord) => OperationTiming['operation'],
+): Promise<OperationTiming[]> {
+  const out: OperationTiming[] = [];
+  // A few reads at a time: each may be a round trip to etcd, and a Table 2 may ask for 10,000 operations.
+  for (let i = 0; i < ops.length; i += PHASE_READS_AT_ONCE) {
+    const batch = ops.slice(i, i + PHASE_READS_AT_ONCE);
+    const rows = await Promise.all(batch.map((op) => store.phases(op.id)));
+    batch.forEach((op, j) => out.push(timingOf(op, rows[j]!, toWire)));
+  }
+  return out;
+}
+
+const PHASE_READS_AT_ONCE = 32;
+
+function timingOf(op: OperationRecord, all: readonly PhaseRow[], toWire: (o: OperationRecord) => OperationTiming['operation']): OperationTiming {
+  const rows = all.filter((p) => p.attempt === op.attempt && KNOWN.has(p.phase));
+  const ends = rows.filter((p) => p.edge === 'end');
+  return {
+    operation: toWire(op),
+    phases: ends.map((p) => ({ phase: phaseMarkToWire({ ...p, operationId: op.id, hostname: op.node }).phase, durationMs: p.durationMs })),
+    totalMs: totalSpanMs(rows),
+  };
 }
 
 /** First start to last end of `rows` on their wall clocks, bounded below by the per-clock spans (see operationTimings); 0 without both edges. */

@@ -128,6 +128,14 @@ export class OperationRunner implements AttemptStarter {
     // starts (SGE's qmaster turns an unknown execd away): registration begins
     // with the deployment; SR is measured from the guest's lease to the node
     // being available in its queue.
+    // The attempt is on record (etcd: committed under this leader's term) before anything acts on it.
+    try {
+      await store.durable();
+    } catch (e) {
+      queue.finished(op.id);
+      log.error({ err: errorMessage(e) }, 'the attempt could not be recorded; not starting it');
+      return;
+    }
     const admitAbort = new AbortController();
     const stopAdmission = (): void => admitAbort.abort(this.abort.signal.reason);
     this.abort.signal.addEventListener('abort', stopAdmission, { once: true });
@@ -186,6 +194,8 @@ export class OperationRunner implements AttemptStarter {
     const { store, pool, queue, clock, logger, settings } = this.deps;
     const log = logger.child({ op: op.id, node: op.node, host, kind: op.kind });
     try {
+      // Recorded (etcd: committed under this leader's term) before anything acts on it.
+      await store.durable();
       const node = store.node(op.node);
       const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: this.observer(op, 'coordinator').onPhase, signal: this.abort.signal };
       if (op.kind === 'drain' && ownsNode && node && this.deps.grid.drain) await runTimedPhase('DRN', node, op.id, this.deps.grid.drain, phaseDeps);

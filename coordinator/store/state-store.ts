@@ -1,129 +1,113 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
-import type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow } from './records.js';
+import { isFinished, type NodeRecord, type NodeState, type OperationRecord, type OperationState, type PhaseRow } from './records.js';
+import type { LoadedState, StoreBackend, StoreChange } from './store-backend.js';
 
-interface NodeRow {
-  hostname: string; ip: string; mac: string; vo: string; host: string; state: string; operation_id: string; since_ms: number; error: string;
-}
-interface OperationRow {
-  id: string; seq: number; kind: string; state: string; vo: string; node: string; host: string; pinned_host: string;
-  attempt: number; excluded_hosts: string; error: string; trigger: string; created_ms: number; finished_ms: number;
-}
-interface PhaseDbRow {
-  operation_id: string; attempt: number; host: string; phase: string; edge: string; monotonic_ms: number; unix_ms: number; duration_ms: number; details: string;
-}
+export type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow };
 
-const toNode = (r: NodeRow): NodeRecord => ({
-  hostname: r.hostname, ip: r.ip, mac: r.mac, vo: r.vo, host: r.host, state: r.state as NodeState,
-  operationId: r.operation_id, sinceMs: r.since_ms, error: r.error,
-});
-const toOperation = (r: OperationRow): OperationRecord => ({
-  id: r.id, seq: r.seq, kind: r.kind as OperationRecord['kind'], state: r.state as OperationState, vo: r.vo, node: r.node,
-  host: r.host, pinnedHost: r.pinned_host, attempt: r.attempt, excludedHosts: JSON.parse(r.excluded_hosts) as string[],
-  error: r.error, trigger: r.trigger as OperationRecord['trigger'], createdMs: r.created_ms, finishedMs: r.finished_ms,
-});
-const toPhase = (r: PhaseDbRow): PhaseRow => ({
-  operationId: r.operation_id, attempt: r.attempt, host: r.host, phase: r.phase as PhaseRow['phase'], edge: r.edge as PhaseRow['edge'],
-  monotonicMs: r.monotonic_ms, unixMs: r.unix_ms, durationMs: r.duration_ms, details: JSON.parse(r.details) as Record<string, string>,
-});
-
-/** Operation states that are not final: their records are kept in memory too. */
+/** Operation states that are not final: their records are kept in memory. */
 const OPEN_STATES: ReadonlySet<OperationState> = new Set<OperationState>(['queued', 'running', 'retrying']);
+/** Finished operations kept in memory too (timings and lookups right after they end, before a slow backend has them). */
+const RECENTLY_FINISHED = 1000;
+
+/** A write the store refuses because of who the writer is (a standby, or a leader that lost its term). */
+export interface WriteGuard {
+  /** Throws (NotLeaderError) if this process may not write now. */
+  assertWritable(): void;
+}
+
+/** Thrown when a lease would give a hostname, IP or MAC to two nodes. */
+export class LeaseConflictError extends Error {}
 
 /**
- * The coordinator's durable state in embedded SQLite (better-sqlite3: a
- * synchronous API suits a single-writer daemon and keeps every write a plain
- * call). WAL journal: a crash (even SIGKILL) loses no committed write, and
- * readers never block the writer. All multi-row changes go through
- * `transaction` so a lease and its operation appear or vanish together.
+ * The coordinator's durable state: leases (nodes), operations and phases.
  *
- * Every write goes to SQLite first; the leased nodes and the operations not
- * yet finished are also held in memory (write-through, loaded at open), so
- * the hot paths (every dispatch pass, status, metrics) never scan a table: a
- * site with thousands of queued deployments reads them from a Map. Records
- * handed out are frozen: a change goes through the store or nowhere. A
- * transaction that throws undoes its in-memory changes with its SQL ones.
+ * The leased nodes and the operations not yet finished live in memory (with
+ * indexes by IP and MAC), so the hot paths (every dispatch pass, status,
+ * metrics) never ask the backend, and the invariants are checked here, the
+ * same for every backend: a triple is leased whole to one node (UNIQUE
+ * hostname, IP and MAC), the queue keeps arrival order (seq only grows).
+ * Every transaction goes to the backend as one unit: SQLite commits it at
+ * once, etcd commits it in order and fenced by the leader's term (see
+ * `durable()`, the barrier before acting). A transaction that throws undoes
+ * its in-memory changes and writes nothing. Records handed out are frozen:
+ * a change goes through the store or nowhere.
  */
 export class StateStore {
-  private readonly db: Database.Database;
-  private readonly statements = new Map<string, Database.Statement>();
   private readonly nodeCache = new Map<string, NodeRecord>();
+  private readonly ipOwner = new Map<string, string>();
+  private readonly macOwner = new Map<string, string>();
   private sortedNodes: NodeRecord[] | undefined;
   /** Open operations in arrival order (a Map keeps insertion order; seq only grows). */
   private readonly openOps = new Map<string, OperationRecord>();
-  private lastSeq = 0;
-  /** Undo steps of the in-memory changes made inside the running transaction. */
-  private undo: Array<() => void> | undefined;
+  private readonly finished = new Map<string, OperationRecord>();
+  private lastSeq: number;
+  /** The running transaction: its changes for the backend and how to undo them in memory. */
+  private tx: { changes: StoreChange[]; undo: Array<() => void> } | undefined;
 
-  /** Opens (creating if needed) the database file; ':memory:' for tests. Throws if the file is unusable. */
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA_SQL);
-    this.sql(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
-    for (const row of this.sql('SELECT * FROM nodes').all() as NodeRow[]) this.nodeCache.set(row.hostname, Object.freeze(toNode(row)));
-    const open = [...OPEN_STATES];
-    const rows = this.sql(`SELECT * FROM operations WHERE state IN (${open.map(() => '?').join(', ')}) ORDER BY seq`).all(...open) as OperationRow[];
-    for (const row of rows) this.openOps.set(row.id, freezeOp(toOperation(row)));
-    this.lastSeq = (this.sql('SELECT COALESCE(MAX(seq), 0) AS s FROM operations').get() as { s: number }).s;
+  constructor(
+    private readonly backend: StoreBackend,
+    loaded: LoadedState,
+    private readonly guard?: WriteGuard,
+  ) {
+    for (const n of loaded.nodes) this.indexNode(Object.freeze({ ...n }));
+    for (const op of loaded.openOperations) this.openOps.set(op.id, freezeOp({ ...op }));
+    this.lastSeq = loaded.lastSeq;
   }
 
-  /** A prepared statement, prepared once per SQL text (preparing is a measurable cost on hot paths). */
-  private sql(text: string): Database.Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
-    }
-    return st;
+  /** Which backend persists this store. */
+  get kind(): StoreBackend['kind'] {
+    return this.backend.kind;
   }
 
-  /** Runs `fn` atomically; a throw rolls everything back, in SQLite and in memory. */
+  /** Runs `fn` atomically; a throw undoes everything it changed and nothing reaches the backend. */
   transaction<T>(fn: () => T): T {
-    if (this.undo) return fn(); // nested: part of the outer transaction
-    const undo: Array<() => void> = [];
-    this.undo = undo;
+    if (this.tx) return fn(); // nested: part of the outer transaction
+    this.guard?.assertWritable();
+    const tx = (this.tx = { changes: [] as StoreChange[], undo: [] as Array<() => void> });
     try {
-      return this.db.transaction(fn)();
+      const result = fn();
+      if (tx.changes.length) this.backend.write(tx.changes);
+      return result;
     } catch (e) {
-      for (const step of undo.reverse()) step();
+      for (const step of tx.undo.reverse()) step();
       throw e;
     } finally {
-      this.undo = undefined;
+      this.tx = undefined;
     }
   }
 
-  /** Records how to take back an in-memory change if the surrounding transaction fails. */
-  private remember(step: () => void): void {
-    this.undo?.push(step);
+  /** Resolves when every write made so far is durable; rejects if it never will be (this process lost the right to write). */
+  durable(): Promise<void> {
+    return this.backend.durable();
   }
 
-  private cacheNode(hostname: string, next: NodeRecord | undefined): void {
-    const prev = this.nodeCache.get(hostname);
-    if (next) this.nodeCache.set(hostname, next);
-    else this.nodeCache.delete(hostname);
-    this.sortedNodes = undefined;
-    this.remember(() => {
-      if (prev) this.nodeCache.set(hostname, prev);
-      else this.nodeCache.delete(hostname);
-      this.sortedNodes = undefined;
-    });
+  // ---- a standby's view: changes the leader committed ----
+
+  /** Replaces everything in memory by a fresh read (a standby's view after its watch broke). */
+  resetReplicated(loaded: LoadedState): void {
+    for (const n of [...this.nodeCache.values()]) this.unindexNode(n);
+    this.openOps.clear();
+    this.finished.clear();
+    for (const n of loaded.nodes) this.indexNode(Object.freeze({ ...n }));
+    for (const op of loaded.openOperations) this.openOps.set(op.id, freezeOp({ ...op }));
+    this.lastSeq = loaded.lastSeq;
   }
 
-  private cacheOperation(op: OperationRecord, inserted: boolean): void {
-    const prev = this.openOps.get(op.id);
-    if (OPEN_STATES.has(op.state)) this.openOps.set(op.id, op);
-    else this.openOps.delete(op.id);
-    this.remember(() => {
-      if (prev) this.openOps.set(op.id, prev);
-      else this.openOps.delete(op.id);
-      if (inserted) this.lastSeq--;
-    });
+  /** A lease the leader wrote (record) or freed (undefined). Memory only. */
+  replicateNode(hostname: string, record: NodeRecord | undefined): void {
+    this.unindexNode(this.nodeCache.get(hostname));
+    if (record) this.indexNode(Object.freeze({ ...record }));
+  }
+
+  /** An operation record the leader wrote. Memory only. */
+  replicateOperation(op: OperationRecord): void {
+    const rec = freezeOp({ ...op, excludedHosts: [...op.excludedHosts] });
+    if (OPEN_STATES.has(rec.state)) {
+      this.openOps.set(rec.id, rec);
+    } else {
+      this.openOps.delete(rec.id);
+      this.rememberFinished(rec);
+    }
+    this.lastSeq = Math.max(this.lastSeq, rec.seq);
   }
 
   // ---- nodes (pool leases) ----
@@ -144,79 +128,117 @@ export class StateStore {
     return this.nodeCache.get(hostname);
   }
 
-  /** Inserts a lease; throws (UNIQUE) if the hostname, IP or MAC is already leased. */
+  /** Inserts a lease; throws LeaseConflictError if the hostname, IP or MAC is already leased. */
   insertNode(n: NodeRecord): void {
-    this.sql('INSERT INTO nodes(hostname, ip, mac, vo, host, state, operation_id, since_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(n.hostname, n.ip, n.mac, n.vo, n.host, n.state, n.operationId, n.sinceMs, n.error);
-    this.cacheNode(n.hostname, Object.freeze({ ...n }));
+    this.transaction(() => {
+      const taken = this.nodeCache.has(n.hostname) ? `hostname ${n.hostname}` : this.ipOwner.has(n.ip) ? `IP ${n.ip}` : this.macOwner.has(n.mac) ? `MAC ${n.mac}` : '';
+      if (taken) throw new LeaseConflictError(`UNIQUE lease violated: ${taken} is already leased; a pool triple goes whole to one node`);
+      this.setNode(n.hostname, Object.freeze({ ...n }));
+    });
   }
 
-  /** Updates the mutable fields of a node. */
+  /** Updates the mutable fields of a node (nothing if it is not leased). */
   updateNode(hostname: string, patch: Partial<Pick<NodeRecord, 'host' | 'state' | 'operationId' | 'sinceMs' | 'error'>>): void {
     const cur = this.node(hostname);
     if (!cur) return;
-    const n = Object.freeze({ ...cur, ...patch });
-    this.sql('UPDATE nodes SET host = ?, state = ?, operation_id = ?, since_ms = ?, error = ? WHERE hostname = ?')
-      .run(n.host, n.state, n.operationId, n.sinceMs, n.error, hostname);
-    this.cacheNode(hostname, n);
+    this.transaction(() => this.setNode(hostname, Object.freeze({ ...cur, ...patch })));
   }
 
-  /** Frees the triple. */
+  /** Frees the triple (idempotent). */
   deleteNode(hostname: string): void {
-    this.sql('DELETE FROM nodes WHERE hostname = ?').run(hostname);
-    this.cacheNode(hostname, undefined);
+    if (!this.nodeCache.has(hostname)) return;
+    this.transaction(() => this.setNode(hostname, undefined));
+  }
+
+  private setNode(hostname: string, next: NodeRecord | undefined): void {
+    const prev = this.nodeCache.get(hostname);
+    this.unindexNode(prev);
+    if (next) this.indexNode(next);
+    this.record({ kind: 'node', hostname, record: next, previous: prev }, () => {
+      this.unindexNode(next);
+      if (prev) this.indexNode(prev);
+    });
+  }
+
+  private indexNode(n: NodeRecord): void {
+    this.nodeCache.set(n.hostname, n);
+    this.ipOwner.set(n.ip, n.hostname);
+    this.macOwner.set(n.mac, n.hostname);
+    this.sortedNodes = undefined;
+  }
+
+  private unindexNode(n: NodeRecord | undefined): void {
+    if (!n) return;
+    this.nodeCache.delete(n.hostname);
+    this.ipOwner.delete(n.ip);
+    this.macOwner.delete(n.mac);
+    this.sortedNodes = undefined;
   }
 
   // ---- operations ----
 
   /** Inserts an operation; `seq` is assigned here (arrival order). */
   insertOperation(op: Omit<OperationRecord, 'seq'>): OperationRecord {
-    const seq = ++this.lastSeq;
-    try {
-      this.sql(
-        `INSERT INTO operations(id, seq, kind, state, vo, node, host, pinned_host, attempt, excluded_hosts, error, trigger, created_ms, finished_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(op.id, seq, op.kind, op.state, op.vo, op.node, op.host, op.pinnedHost, op.attempt, JSON.stringify(op.excludedHosts), op.error, op.trigger, op.createdMs, op.finishedMs);
-    } catch (e) {
-      this.lastSeq--;
-      throw e;
-    }
-    const rec = freezeOp({ ...op, seq });
-    this.cacheOperation(rec, true);
-    return rec;
+    return this.transaction(() => {
+      if (this.openOps.has(op.id) || this.finished.has(op.id)) throw new LeaseConflictError(`UNIQUE operation id violated: ${op.id} exists`);
+      const rec = freezeOp({ ...op, excludedHosts: [...op.excludedHosts], seq: ++this.lastSeq });
+      this.tx!.undo.push(() => this.lastSeq--);
+      this.setOperation(rec, undefined);
+      return rec;
+    });
   }
 
-  /** Updates an operation's mutable fields; returns the new record. */
+  /** Updates an open operation's mutable fields; returns the new record (undefined if it is not open). */
   updateOperation(id: string, patch: Partial<Omit<OperationRecord, 'id' | 'seq' | 'kind' | 'createdMs'>>): OperationRecord | undefined {
-    const cur = this.operation(id);
+    const cur = this.openOps.get(id);
     if (!cur) return undefined;
-    const o = freezeOp({ ...cur, ...patch });
-    this.sql(
-      `UPDATE operations SET state = ?, vo = ?, node = ?, host = ?, pinned_host = ?, attempt = ?, excluded_hosts = ?, error = ?,
-       trigger = ?, finished_ms = ? WHERE id = ?`,
-    ).run(o.state, o.vo, o.node, o.host, o.pinnedHost, o.attempt, JSON.stringify(o.excludedHosts), o.error, o.trigger, o.finishedMs, id);
-    this.cacheOperation(o, false);
-    return o;
+    const next = freezeOp({ ...cur, ...patch, excludedHosts: [...(patch.excludedHosts ?? cur.excludedHosts)] });
+    return this.transaction(() => {
+      this.setOperation(next, cur);
+      return next;
+    });
   }
 
-  /** One operation, or undefined. */
-  operation(id: string): OperationRecord | undefined {
-    const open = this.openOps.get(id);
-    if (open) return open;
-    const row = this.sql('SELECT * FROM operations WHERE id = ?').get(id) as OperationRow | undefined;
-    return row && freezeOp(toOperation(row));
-  }
-
-  /** Operations in any of `states`, oldest first (open states come from memory). */
-  operationsIn(states: readonly OperationState[]): OperationRecord[] {
-    if (states.every((s) => OPEN_STATES.has(s))) {
-      const wanted = new Set(states);
-      const out: OperationRecord[] = [];
-      for (const op of this.openOps.values()) if (wanted.has(op.state)) out.push(op);
-      return out;
+  private setOperation(op: OperationRecord, prev: OperationRecord | undefined): void {
+    const wasFinished = this.finished.get(op.id);
+    if (OPEN_STATES.has(op.state)) this.openOps.set(op.id, op);
+    else {
+      this.openOps.delete(op.id);
+      this.rememberFinished(op);
     }
-    const marks = states.map(() => '?').join(', ');
-    return (this.sql(`SELECT * FROM operations WHERE state IN (${marks}) ORDER BY seq`).all(...states) as OperationRow[]).map((r) => freezeOp(toOperation(r)));
+    this.record({ kind: 'operation', record: op, previous: prev }, () => {
+      if (prev) this.openOps.set(op.id, prev);
+      else this.openOps.delete(op.id);
+      this.finished.delete(op.id);
+      if (wasFinished) this.finished.set(op.id, wasFinished);
+    });
+  }
+
+  private rememberFinished(op: OperationRecord): void {
+    this.finished.delete(op.id);
+    this.finished.set(op.id, op);
+    if (this.finished.size > RECENTLY_FINISHED) this.finished.delete(this.finished.keys().next().value!);
+  }
+
+  /** An open operation (queued, running, retrying) or one finished recently, from memory; undefined otherwise. */
+  operation(id: string): OperationRecord | undefined {
+    return this.openOps.get(id) ?? this.finished.get(id);
+  }
+
+  /** An operation in any state (finished ones may come from the backend). */
+  async findOperation(id: string): Promise<OperationRecord | undefined> {
+    const known = this.operation(id);
+    if (known) return known;
+    const stored = await this.backend.findOperation(id);
+    return stored && freezeOp(stored);
+  }
+
+  /** Open operations in any of `states` (all open states), oldest first. */
+  operationsIn(states: readonly OperationState[]): OperationRecord[] {
+    const wanted = new Set(states);
+    const out: OperationRecord[] = [];
+    for (const op of this.openOps.values()) if (wanted.has(op.state)) out.push(op);
+    return out;
   }
 
   /** Open operations (queued, running, retrying) in arrival order, without copying: iterate, do not keep. */
@@ -232,29 +254,42 @@ export class StateStore {
   }
 
   /** The most recent `limit` operations (0 = all), oldest first. */
-  recentOperations(limit: number): OperationRecord[] {
-    const rows = (limit > 0
-      ? this.sql('SELECT * FROM (SELECT * FROM operations ORDER BY seq DESC LIMIT ?) ORDER BY seq').all(limit)
-      : this.sql('SELECT * FROM operations ORDER BY seq').all()) as OperationRow[];
-    return rows.map((r) => freezeOp(toOperation(r)));
+  async recentOperations(limit: number): Promise<OperationRecord[]> {
+    await this.settled();
+    const stored = await this.backend.recentOperations(limit);
+    // Memory is newer than a backend that commits asynchronously: its records win.
+    const byId = new Map(stored.map((o) => [o.id, o]));
+    for (const op of [...this.finished.values(), ...this.openOps.values()]) byId.set(op.id, op);
+    const all = [...byId.values()].sort((a, b) => a.seq - b.seq);
+    return (limit > 0 ? all.slice(-limit) : all).map(freezeOp);
   }
 
   // ---- phases ----
 
   /** Appends one phase boundary. */
   insertPhase(p: PhaseRow): void {
-    this.sql('INSERT INTO phases(operation_id, attempt, host, phase, edge, monotonic_ms, unix_ms, duration_ms, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(p.operationId, p.attempt, p.host, p.phase, p.edge, p.monotonicMs, p.unixMs, p.durationMs, JSON.stringify(p.details));
+    this.transaction(() => this.record({ kind: 'phase', row: p }, () => undefined));
   }
 
   /** Phase boundaries of one operation, in arrival order. */
-  phases(operationId: string): PhaseRow[] {
-    return (this.sql('SELECT * FROM phases WHERE operation_id = ? ORDER BY rowid').all(operationId) as PhaseDbRow[]).map(toPhase);
+  async phases(operationId: string): Promise<PhaseRow[]> {
+    await this.settled();
+    return this.backend.phases(operationId);
   }
 
-  /** Closes the database (checkpointing the WAL). */
-  close(): void {
-    this.db.close();
+  /** Waits for this process's own writes before a history read (an asynchronous backend may still hold them). */
+  private async settled(): Promise<void> {
+    await this.backend.durable().catch(() => undefined);
+  }
+
+  /** Closes the backend (an etcd store first commits what it holds). */
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+
+  private record(change: StoreChange, undo: () => void): void {
+    this.tx!.changes.push(change);
+    this.tx!.undo.push(undo);
   }
 }
 
@@ -262,3 +297,5 @@ function freezeOp(op: OperationRecord): OperationRecord {
   Object.freeze(op.excludedHosts);
   return Object.freeze(op);
 }
+
+export { isFinished };

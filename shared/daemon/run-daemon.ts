@@ -4,6 +4,12 @@ import { createLogger, type Logger } from '../logger.js';
 import { formatPreflightProblem, type PreflightProblem } from './preflight.js';
 
 /** What a daemon entry point plugs in. */
+/** A started daemon; `exited` (optional) resolves with an exit code when it must end on its own. */
+export interface RunningDaemon {
+  shutdown(): Promise<void>;
+  exited?: Promise<number>;
+}
+
 export interface DaemonSpec<C> {
   /** Program name, for logs and messages. */
   name: string;
@@ -18,7 +24,7 @@ export interface DaemonSpec<C> {
    */
   check?(config: C, options: { insecure: boolean }): Promise<PreflightProblem[]>;
   /** Builds and starts the daemon. Throws ConfigError for a config the daemon cannot use. */
-  start(config: C, logger: Logger, insecure: boolean): Promise<{ shutdown(): Promise<void> }>;
+  start(config: C, logger: Logger, insecure: boolean): Promise<RunningDaemon>;
   /** Logged when SIGTERM/SIGINT arrives (what happens to the work in flight). */
   stopping: string;
 }
@@ -54,7 +60,7 @@ async function main<C>(spec: DaemonSpec<C>): Promise<number> {
     return values.help ? 0 : 2;
   }
   const logger = createLogger(spec.name);
-  let daemon: { shutdown(): Promise<void> };
+  let daemon: RunningDaemon;
   try {
     const config = await spec.load(values.config);
     if (values.check) return await check(spec, config, values.config, values.insecure ?? false);
@@ -66,15 +72,15 @@ async function main<C>(spec: DaemonSpec<C>): Promise<number> {
     }
     throw e;
   }
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, spec.stopping);
-      daemon.shutdown().then(resolve, resolve);
+      daemon.shutdown().then(() => resolve(0), () => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    void daemon.exited?.then((code) => daemon.shutdown().then(() => resolve(code), () => resolve(code)));
   });
-  return 0;
 }
 
 /** `--check`: the daemon's own checks after the config loaded; exit 2 listing every problem, or `FILE: OK` and 0. */

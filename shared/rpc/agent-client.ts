@@ -24,19 +24,20 @@ export function isAgentCallError(err: unknown): err is AgentCallError {
 export class AgentClient {
   readonly raw: AgentServiceClient;
 
-  constructor(address: string, creds: ChannelCredentials) {
+  /** `term` gives the coordinator's leadership term sent with every Deploy and Remove (0 without HA). */
+  constructor(address: string, creds: ChannelCredentials, private readonly term: () => number = () => 0) {
     this.raw = new AgentServiceClient(address, creds);
   }
 
   /** Streams a deployment's events; the iterator throws AgentCallError if the agent fails it. */
   deploy(request: Partial<DeployRequest>, signal?: AbortSignal): AsyncIterable<DeployEvent> {
-    const call = this.raw.deploy({ operationId: '', allowParallel: false, vm: undefined, coordinatorTerm: 0, ...request }, new Metadata());
+    const call = this.raw.deploy({ operationId: '', allowParallel: false, vm: undefined, coordinatorTerm: this.term(), ...request }, new Metadata());
     return streamCall(AgentCallError, 'Deploy', call, signal);
   }
 
   /** Streams a removal's events. */
   remove(request: Partial<RemoveRequest>, signal?: AbortSignal): AsyncIterable<DeployEvent> {
-    const call = this.raw.remove({ operationId: '', hostname: '', shutdownTimeoutS: 0, coordinatorTerm: 0, ...request }, new Metadata());
+    const call = this.raw.remove({ operationId: '', hostname: '', shutdownTimeoutS: 0, coordinatorTerm: this.term(), ...request }, new Metadata());
     return streamCall(AgentCallError, 'Remove', call, signal);
   }
 

@@ -38,18 +38,18 @@ function deployRows(agentSkewMs = 0): PhaseRow[] {
   ];
 }
 
-const total = (rows: PhaseRow[], kind: OperationRecord['kind'] = 'deploy'): number =>
-  operationTimings({ phases: () => rows }, [op(kind)], () => undefined)[0]!.totalMs;
+const total = async (rows: PhaseRow[], kind: OperationRecord['kind'] = 'deploy'): Promise<number> =>
+  (await operationTimings({ phases: () => Promise.resolve(rows) }, [op(kind)], () => undefined))[0]!.totalMs;
 
 describe('coordinator/api/operationTimings', () => {
-  it('totals a deployment from the first start to the last end on the wall clock, across the agent\'s and the coordinator\'s clocks', () => {
-    const [t] = operationTimings({ phases: () => deployRows() }, [op('deploy')], () => undefined);
+  it('totals a deployment from the first start to the last end on the wall clock, across the agent\'s and the coordinator\'s clocks', async () => {
+    const [t] = await operationTimings({ phases: () => Promise.resolve(deployRows()) }, [op('deploy')], () => undefined);
     expect(t!.phases.map((p) => p.durationMs)).to.deep.equal([100, 4_000, 400, 1_000, 4_000, 2_000, 3_000, 4_000]);
     // Monotonic readings of the two hosts would give 60 000 + 15 600 − 3 000 000 000 here.
     expect(t!.totalMs).to.equal(15_600);
   });
 
-  it('totals a drain (DRN on the coordinator, RC..DKR on the agent) the same way', () => {
+  it('totals a drain (DRN on the coordinator, RC..DKR on the agent) the same way', async () => {
     const rows = [
       ...phase('DRN', 0, 30_000, COORD_MONO),
       ...phase('RC', 30_050, 50, AGENT_MONO),
@@ -57,25 +57,25 @@ describe('coordinator/api/operationTimings', () => {
       ...phase('DHR', 35_100, 100, AGENT_MONO),
       ...phase('DKR', 35_200, 300, AGENT_MONO),
     ];
-    expect(total(rows, 'drain')).to.equal(35_500);
+    expect(await total(rows, 'drain')).to.equal(35_500);
   });
 
-  it('falls back to the sum of each clock\'s own span when a mark lacks its Unix time (relay gap not counted)', () => {
+  it('falls back to the sum of each clock\'s own span when a mark lacks its Unix time (relay gap not counted)', async () => {
     const rows = deployRows();
     rows[3] = { ...rows[3]!, unixMs: 0 };
-    expect(total(rows)).to.equal(9_500 + 6_000);
+    expect(await total(rows)).to.equal(9_500 + 6_000);
   });
 
-  it('never goes below the per-clock spans when the agent\'s wall clock runs ahead', () => {
-    expect(total(deployRows(-50))).to.equal(15_650); // agent behind: the span grows by the offset
-    expect(total(deployRows(+2_000))).to.equal(15_500); // agent 2 s ahead: 13.6 s on the wall clocks, 9.5 + 6 s on their own
+  it('never goes below the per-clock spans when the agent\'s wall clock runs ahead', async () => {
+    expect(await total(deployRows(-50))).to.equal(15_650); // agent behind: the span grows by the offset
+    expect(await total(deployRows(+2_000))).to.equal(15_500); // agent 2 s ahead: 13.6 s on the wall clocks, 9.5 + 6 s on their own
   });
 
-  it('is 0 without a start and an end, and ignores earlier attempts', () => {
-    expect(total([])).to.equal(0);
-    expect(total(phase('CR', 0, 100, AGENT_MONO).slice(0, 1))).to.equal(0);
+  it('is 0 without a start and an end, and ignores earlier attempts', async () => {
+    expect(await total([])).to.equal(0);
+    expect(await total(phase('CR', 0, 100, AGENT_MONO).slice(0, 1))).to.equal(0);
     const old = phase('CR', -60_000, 100, AGENT_MONO).map((r) => ({ ...r, attempt: 0 }));
-    expect(total([...old, ...deployRows()])).to.equal(15_600);
+    expect(await total([...old, ...deployRows()])).to.equal(15_600);
   });
 });
 

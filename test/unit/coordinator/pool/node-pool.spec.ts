@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import fc from 'fast-check';
 import { NodePool } from '../../../../coordinator/pool/node-pool.js';
-import { StateStore } from '../../../../coordinator/store/state-store.js';
+import { openSqliteStore } from '../../../../coordinator/store/sqlite/sqlite-backend.js';
 import { ResourceExhaustedError } from '../../../../shared/errors.js';
 import { tempDir } from '../../../helpers/agent-fakes.js';
 
@@ -10,7 +10,7 @@ const entries = Array.from({ length: 5 }, (_, i) => ({ hostname: `vwn-00${i}`, i
 
 describe('coordinator/pool/NodePool (real SQLite)', () => {
   it('leases whole triples, each once, and refuses when exhausted with advice', () => {
-    const store = new StateStore(':memory:');
+    const store = openSqliteStore(':memory:');
     const pool = new NodePool(entries, store);
     const leased = entries.map((_, i) => pool.lease('bio', `op-${i}`, 0));
     expect(leased.map((n) => [n.hostname, n.ip, n.mac])).to.deep.equal(entries.map((e) => [e.hostname, e.ip, e.mac]));
@@ -21,11 +21,11 @@ describe('coordinator/pool/NodePool (real SQLite)', () => {
 
   it('never hands a triple out twice across a restart (the database file is the truth)', async () => {
     const file = path.join(await tempDir('vonode-pool-'), 'state.db');
-    const first = new StateStore(file);
+    const first = openSqliteStore(file);
     new NodePool(entries, first).lease('bio', 'op-1', 0);
     new NodePool(entries, first).lease('bio', 'op-2', 0);
     first.close();
-    const second = new StateStore(file);
+    const second = openSqliteStore(file);
     const pool = new NodePool(entries, second);
     expect(pool.freeEntries().map((e) => e.hostname)).to.deep.equal(['vwn-002', 'vwn-003', 'vwn-004']);
     expect(pool.lease('fusion', 'op-3', 0).hostname).to.equal('vwn-002');
@@ -33,7 +33,7 @@ describe('coordinator/pool/NodePool (real SQLite)', () => {
   });
 
   it('rolls a lease back with the transaction that failed', () => {
-    const store = new StateStore(':memory:');
+    const store = openSqliteStore(':memory:');
     const pool = new NodePool(entries, store);
     expect(() => store.transaction(() => {
       pool.lease('bio', 'op-1', 0);
@@ -44,7 +44,7 @@ describe('coordinator/pool/NodePool (real SQLite)', () => {
 
   it('keeps leases disjoint under any sequence of leases and releases', () => {
     fc.assert(fc.property(fc.array(fc.oneof(fc.constant('lease' as const), fc.integer({ min: 0, max: 4 })), { maxLength: 40 }), (steps) => {
-      const store = new StateStore(':memory:');
+      const store = openSqliteStore(':memory:');
       const pool = new NodePool(entries, store);
       for (const step of steps) {
         if (step === 'lease') {

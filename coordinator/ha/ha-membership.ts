@@ -1,0 +1,132 @@
+import type { Watcher } from 'etcd3';
+import type { Clock } from '../../shared/clock.js';
+import { errorMessage, NotLeaderError } from '../../shared/errors.js';
+import type { CoordinatorCluster } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { Logger } from '../../shared/logger.js';
+import type { EventBus } from '../events/event-bus.js';
+import { openEtcdStore } from '../store/etcd/etcd-backend.js';
+import { KEYS } from '../store/etcd/etcd-keys.js';
+import type { StateStore } from '../store/state-store.js';
+import { ClusterStatus } from './cluster-status.js';
+import { connectEtcd, type EtcdConnection, type EtcdStoreConfig } from './etcd-connection.js';
+import { campaigners, LeaderElection, type Campaigner } from './leader-election.js';
+import { StandbyView } from './standby-view.js';
+
+/** What membership needs. */
+export interface HaMembershipOptions {
+  config: EtcdStoreConfig;
+  /** This coordinator's advertised address. */
+  advertise: string;
+  events: EventBus;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * One coordinator's membership in an HA site: its connection to etcd, the
+ * standby view it serves reads from, its campaign, and once elected the
+ * fenced store it leads from. Knows the current leader (election keys,
+ * watched) so that a refused write can name it.
+ */
+export class HaMembership {
+  /** True from election until the leadership is lost. */
+  leading = false;
+  /** The term while leading (0 before). */
+  term = 0;
+  private readonly conn: EtcdConnection;
+  private readonly election: LeaderElection;
+  private readonly status: ClusterStatus;
+  private view: StandbyView | undefined;
+  private members: Campaigner[] = [];
+  private membersWatch: Watcher | undefined;
+  private fatal: string | undefined;
+  private readonly lostListeners: Array<(reason: string) => void> = [];
+
+  constructor(private readonly o: HaMembershipOptions) {
+    this.conn = connectEtcd(o.config);
+    this.election = new LeaderElection({ ns: this.conn.ns, ttlSeconds: o.config.leaseTtl / 1000, address: o.advertise, clock: o.clock, logger: o.logger });
+    this.election.onLost((reason) => this.lose(reason));
+    this.status = new ClusterStatus(o.config, this.conn.ns, o.advertise, {
+      role: () => (this.leading ? 'leader' : 'standby'),
+      problem: () => this.fatal ?? (this.members.length === 0 ? 'no coordinator leads: writes wait for an election' : ''),
+    });
+  }
+
+  /** Reads the state from etcd and follows it; the store a standby serves reads from. Throws if etcd cannot be read. */
+  async openStandbyView(): Promise<StateStore> {
+    await this.watchMembers();
+    this.view = await StandbyView.open(this.conn.ns, this.o.config.prefix, this.o.events, this.o.logger, () => this.leaderAddress());
+    return this.view.store;
+  }
+
+  /** The leader's advertised address as last seen ('' while none leads). */
+  leaderAddress(): string {
+    return this.members[0]?.address ?? '';
+  }
+
+  /** Throws NotLeaderError (naming the leader) unless this coordinator leads and its lease surely holds. */
+  assertLeader(): void {
+    if (this.fatal) throw new NotLeaderError(this.leaderAddress(), `this coordinator lost the leadership (${this.fatal})`);
+    if (!this.leading) throw new NotLeaderError(this.leaderAddress());
+    this.election.assertLeading();
+  }
+
+  /**
+   * Campaigns until elected, then opens the fenced store at the current
+   * revision and hands it to `onElected`. Rejects if the campaign fails.
+   */
+  async campaign(onElected: (store: StateStore) => Promise<void>): Promise<void> {
+    const fence = await this.election.campaign();
+    await this.view?.close();
+    const { store, revision } = await openEtcdStore(
+      { ns: this.conn.ns, fence, maxTxnOps: this.o.config.maxTxnOps, clock: this.o.clock, logger: this.o.logger, onFatal: (reason) => this.lose(reason) },
+      { assertWritable: () => this.assertLeader() },
+    );
+    this.term = fence.term;
+    this.leading = true;
+    this.o.logger.info({ term: fence.term, revision, nodes: store.nodeCount }, 'leading: state read from etcd, resuming the queue');
+    await onElected(store);
+  }
+
+  /** Calls `fn` once when the leadership is lost (or the store refused this leader's writes). */
+  onLost(fn: (reason: string) => void): void {
+    if (this.fatal) fn(this.fatal);
+    else this.lostListeners.push(fn);
+  }
+
+  /** The coordinators and the etcd members, for `vonode status`. */
+  clusterView(): Promise<CoordinatorCluster> {
+    return this.status.view();
+  }
+
+  /** Leaves the election (a standby takes over at once) and closes the connection. */
+  async close(): Promise<void> {
+    await this.election.resign();
+    await this.view?.close();
+    await this.membersWatch?.cancel().catch(() => undefined);
+    this.status.close();
+    this.conn.close();
+  }
+
+  private lose(reason: string): void {
+    if (this.fatal) return;
+    this.fatal = reason;
+    this.leading = false;
+    for (const fn of this.lostListeners.splice(0)) fn(reason);
+  }
+
+  /** Keeps `members` (the campaigners, leader first) current from a watch on the election keys. */
+  private async watchMembers(): Promise<void> {
+    const refresh = (): void => {
+      void campaigners(this.conn.ns).then(
+        (m) => (this.members = m),
+        (e: unknown) => this.o.logger.warn({ err: errorMessage(e) }, 'cannot read the election keys'),
+      );
+    };
+    this.members = await campaigners(this.conn.ns);
+    const watcher = (this.membersWatch = await this.conn.ns.watch().prefix(KEYS.election).create());
+    watcher.on('put', refresh);
+    watcher.on('delete', refresh);
+    watcher.on('connected', refresh);
+  }
+}
