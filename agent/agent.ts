@@ -4,12 +4,13 @@ import { AgentServiceService } from '../shared/gen/vonode/v1/agent.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { Logger } from '../shared/logger.js';
 import { ProcessRunner, type CommandRunner } from '../shared/process/command-runner.js';
-import { CoordinatorClient } from '../shared/rpc/coordinator-client.js';
+import type { CoordinatorApi } from '../shared/rpc/coordinator-client.js';
+import { FollowingCoordinatorClient } from '../shared/rpc/following-coordinator-client.js';
 import { resolveAccessTable } from '../shared/auth/access-control.js';
 import { SiteTrust } from '../shared/auth/site-trust.js';
 import { channelCredentials, serverCredentials } from '../shared/rpc/credentials.js';
 import { GrpcServer } from '../shared/rpc/grpc-server.js';
-import type { AgentConfig } from './config.js';
+import { coordinatorAddresses, type AgentConfig } from './config.js';
 import { COORDINATOR_CHANNEL_OPTIONS, CoordinatorLink } from './coordinator-link/coordinator-link.js';
 import { Deployer } from './deploy/deployer.js';
 import { CachedImageStore } from './deploy/image-store.js';
@@ -27,6 +28,7 @@ import { ImageSourcePolicy } from './images/source-policy.js';
 import { AGENT_ACCESS } from './service/access.js';
 import { createAgentService } from './service/agent-service.js';
 import { readDomains, readHostFacts } from './service/host-report.js';
+import { CoordinatorTermFence } from './state/coordinator-term.js';
 import { DomainStore } from './state/domain-store.js';
 
 /** Lifecycle of the agent daemon. */
@@ -38,8 +40,8 @@ export interface AgentOverrides {
   runner?: CommandRunner;
   facts?: HostFactsSource;
   driver?: HypervisorDriver;
-  /** Client of the coordinator (default: one dialing config.coordinator.address). */
-  coordinator?: Pick<CoordinatorClient, 'registerAgent' | 'heartbeat' | 'close'>;
+  /** Client of the coordinator (default: one following the leader among config.coordinator's addresses). */
+  coordinator?: Pick<CoordinatorApi, 'registerAgent' | 'heartbeat' | 'close'>;
 }
 
 /** The version reported in HostFacts. */
@@ -60,7 +62,9 @@ export class Agent {
   private peer: PeerEndpoint | undefined;
   /** The registration/heartbeat link, when config.coordinator is set. */
   link: CoordinatorLink | undefined;
-  private coordinator: Pick<CoordinatorClient, 'close'> | undefined;
+  private coordinator: Pick<CoordinatorApi, 'close'> | undefined;
+  /** The newest coordinator term seen; refuses a deposed leader's Deploy and Remove. */
+  fence: CoordinatorTermFence | undefined;
 
   constructor(
     private readonly config: AgentConfig,
@@ -93,6 +97,7 @@ export class Agent {
     const facts = this.options.facts ?? new SystemHostFacts(hostName);
     const store = new DomainStore(config.stateDir);
     await store.open();
+    const fence = (this.fence = await CoordinatorTermFence.open(config.stateDir));
     const peerConfig = config.images.peer;
     const peer = (this.peer = peerConfig && config.tls ? await PeerEndpoint.open({ ...peerConfig, tls: config.tls }, trust.revocations) : undefined);
     const cache = new ImageCache({
@@ -128,19 +133,31 @@ export class Agent {
     this.recovery = await recover(deps, deployer.instancesDir);
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
     const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION, linkMbit, ...(peer ? { peer } : {}) };
-    const service = createAgentService({ ...report, deployer, remover, clock, logger, budgetBytes: config.images.budget });
+    const service = createAgentService({ ...report, deployer, remover, fence, clock, logger, budgetBytes: config.images.budget });
     this.server = new GrpcServer(['vonode/v1/agent.proto'], [{ name: 'vonode.v1.AgentService', definition: AgentServiceService, impl: service }], { interceptors: trust.interceptors });
     this.port = await this.server.listen(config.listen, creds);
     this.state = 'serving';
     logger.info({ listen: config.listen, port: this.port, driver: driver.kind, dhcp: dhcp.kind }, 'agent serving');
     if (config.coordinator) {
-      const client = this.options.coordinator ?? new CoordinatorClient(config.coordinator.address, coordinatorCreds!, COORDINATOR_CHANNEL_OPTIONS);
+      const addresses = coordinatorAddresses(config.coordinator);
+      const linkLogger = logger.child({ component: 'coordinator-link', coordinator: addresses.join(',') });
+      const client = this.options.coordinator ?? new FollowingCoordinatorClient(addresses, coordinatorCreds!, {
+        channelOptions: COORDINATOR_CHANNEL_OPTIONS,
+        clock,
+        onMove: (m) => {
+          const fields = { method: m.method, from: m.from, reason: m.reason };
+          // A named leader is news worth a line; moving past a dead or leaderless coordinator repeats during an outage.
+          if (m.named) linkLogger.info(fields, `following the coordinator leader at ${m.to}`);
+          else linkLogger.debug(fields, `trying the coordinator at ${m.to}`);
+        },
+      });
       this.coordinator = client;
       this.link = new CoordinatorLink({
         client, hostName, advertiseAddress: config.coordinator.advertise, clock,
         facts: () => readHostFacts(report),
         domains: () => readDomains(report),
-        logger: logger.child({ component: 'coordinator-link', coordinator: config.coordinator.address }),
+        onCoordinatorTerm: (term) => fence.observe(term),
+        logger: linkLogger,
       });
       this.link.start();
     }

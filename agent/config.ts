@@ -97,13 +97,40 @@ const grpcAddress = z
   .string()
   .regex(/^([^\s:/]+:\d{1,5}|unix:\/[A-Za-z0-9._/+@-]+)$/, 'must be host:port or unix:/absolute/path');
 
-/** Where the agent registers; the coordinator decides the heartbeat interval. */
-const coordinatorSchema = z.strictObject({
-  /** The coordinator's gRPC address. */
-  address: grpcAddress,
-  /** Address the coordinator dials back to reach this agent's AgentService (required: `listen` may be 0.0.0.0 or a port 0). */
-  advertise: grpcAddress,
-});
+/**
+ * Where the agent registers; the coordinator decides the heartbeat interval.
+ * Exactly one of `address` (one coordinator) and `addresses` (every
+ * coordinator of an HA site: the agent follows the leader among them).
+ */
+const coordinatorSchema = z
+  .strictObject({
+    /** The coordinator's gRPC address. */
+    address: grpcAddress.optional(),
+    /** Every coordinator's gRPC address (HA on etcd); requests go to the leader, found by asking them in turn. */
+    addresses: z.array(grpcAddress).min(1, 'must list at least one coordinator address').optional(),
+    /** Address the coordinator dials back to reach this agent's AgentService (required: `listen` may be 0.0.0.0 or a port 0). */
+    advertise: grpcAddress,
+  })
+  .superRefine((c, ctx) => {
+    if (c.address !== undefined && c.addresses !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['addresses'], message: 'give either address (one coordinator) or addresses (every coordinator of an HA site), not both' });
+    } else if (c.address === undefined && c.addresses === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['address'], message: 'is required: the coordinator\'s host:port, or addresses: [every coordinator of an HA site]' });
+    }
+    const seen = new Set<string>();
+    for (const [i, a] of (c.addresses ?? []).entries()) {
+      if (seen.has(a)) ctx.addIssue({ code: 'custom', path: ['addresses', i], message: `${a} is listed twice` });
+      seen.add(a);
+    }
+  });
+
+/** The coordinator section as validated. */
+export type CoordinatorSection = z.output<typeof coordinatorSchema>;
+
+/** Every coordinator address of a validated coordinator section, in the order given (one for `address`). */
+export function coordinatorAddresses(section: CoordinatorSection): string[] {
+  return section.addresses ?? (section.address !== undefined ? [section.address] : []);
+}
 
 /**
  * The peer endpoint: this agent serves the verified images and pieces of its

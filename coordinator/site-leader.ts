@@ -83,15 +83,15 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     policy.on('change', onPolicyPrepare);
   }
   const grid = ctx.grid ?? createGridSteps({ config, batch, policy, store, visibility, runner: new ProcessRunner(), clock, logger });
-  let reconciler: Reconciler | undefined;
-  let queue: OperationQueue | undefined;
+  // The registry's hooks need the queue and reconciler, which need the registry: filled in below.
+  const late: { reconciler?: Reconciler; queue?: OperationQueue } = {};
   const registry = new AgentRegistry({
     downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
     hooks: {
-      onRegistered: (host, domains) => reconciler?.onRegistered(host, domains),
+      onRegistered: (host, domains) => late.reconciler?.onRegistered(host, domains),
       onStateChange: (host) => {
         events.publish({ event: { $case: 'host', value: hostToWire(host, 0, '') } });
-        queue?.pump();
+        late.queue?.pump();
       },
     },
   });
@@ -101,10 +101,10 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     () => [...registry.values()].map((h) => ({ name: h.name, up: h.state === 'up', facts: h.facts })),
     () => clock.nowMs(),
   );
-  queue = new OperationQueue({
+  const queue = (late.queue = new OperationQueue({
     store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings, transfers,
     onDispatchPass: (ms) => metrics.onDispatchPass(ms),
-  });
+  }));
   const clients = agentClients(ctx, registry);
   const runner = new OperationRunner({
     store, pool, queue, clients: clients.api, grid, events, clock, logger, settings,
@@ -118,7 +118,7 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     },
   });
   queue.attach(runner);
-  reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) });
+  const reconciler = (late.reconciler = new Reconciler({ store, pool, queue, clock, logger: logger.child({ component: 'reconciler' }) }));
   reconciler.collectOrphans();
   let scaling: ScalingLoop | undefined;
   if (batch) {

@@ -4,7 +4,7 @@ import { DeadlineError } from '../../shared/errors.js';
 import type { HostFactsResponse } from '../../shared/gen/vonode/v1/agent.js';
 import type { Domain } from '../../shared/gen/vonode/v1/common.js';
 import type { Logger } from '../../shared/logger.js';
-import type { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
+import type { CoordinatorApi } from '../../shared/rpc/coordinator-client.js';
 import { RpcCallError } from '../../shared/rpc/grpc-call.js';
 
 /**
@@ -16,7 +16,8 @@ export type CoordinatorLinkState = 'created' | 'registering' | 'registered' | 's
 
 /** Options of the link; `clock` defaults to the real one. */
 export interface CoordinatorLinkOptions {
-  client: Pick<CoordinatorClient, 'registerAgent' | 'heartbeat'>;
+  /** A CoordinatorClient, or with several coordinators a FollowingCoordinatorClient (it finds the leader). */
+  client: Pick<CoordinatorApi, 'registerAgent' | 'heartbeat'>;
   /** This physical host's name, unique per site. */
   hostName: string;
   /** Where the coordinator reaches this agent's AgentService. */
@@ -39,6 +40,12 @@ export interface CoordinatorLinkOptions {
   registerTimeoutMs?: number;
   /** Aborting it shuts the link down. */
   signal?: AbortSignal;
+  /**
+   * Told the coordinator_term of every RegisterAgent and Heartbeat answer (0 from a coordinator
+   * without HA), before the link goes on; the agent raises its CoordinatorTermFence with it.
+   * A rejection is logged and the link goes on.
+   */
+  onCoordinatorTerm?: (term: number) => void | Promise<void>;
 }
 
 /** Heartbeat interval used when the coordinator answers 0. */
@@ -120,6 +127,7 @@ export class CoordinatorLink {
         const [facts, domains] = await Promise.all([this.options.facts(), this.options.domains()]);
         const res = await this.call('RegisterAgent', (deadlineMs) => client.registerAgent({ hostName, address: advertiseAddress, facts, domains }, deadlineMs), signal, this.options.registerTimeoutMs ?? 30_000);
         this.answered();
+        await this.termSeen(res.coordinatorTerm);
         this.heartbeatIntervalMs = Math.max(MIN_HEARTBEAT_INTERVAL_MS, res.heartbeatIntervalMs || DEFAULT_HEARTBEAT_INTERVAL_MS);
         this.site = res.site;
         this.registrations++;
@@ -129,6 +137,9 @@ export class CoordinatorLink {
       } catch (err) {
         signal.throwIfAborted();
         this.failed('RegisterAgent', err);
+        // A standby named the leader (a failover is under way; the client has gone there): keep trying
+        // soon rather than back off to the maximum while the new leader settles.
+        if (err instanceof RpcCallError && err.leader) delay = this.backoff.initial;
         await this.clock.sleep(delay, signal);
         delay = Math.min(delay * 2, this.backoff.max);
       }
@@ -148,6 +159,7 @@ export class CoordinatorLink {
         const facts = await this.options.facts();
         const res = await this.call('Heartbeat', (deadlineMs) => client.heartbeat({ hostName, facts }, deadlineMs), signal);
         this.answered();
+        await this.termSeen(res.coordinatorTerm);
         if (res.reregister) {
           logger.info('the coordinator asked this agent to register again');
           return;
@@ -184,6 +196,15 @@ export class CoordinatorLink {
     } finally {
       signal.removeEventListener('abort', onAbort);
       timer.abort();
+    }
+  }
+
+  /** Passes an answer's coordinator term on; a failure to keep it is logged, not fatal to the link. */
+  private async termSeen(term: number): Promise<void> {
+    try {
+      await this.options.onCoordinatorTerm?.(term);
+    } catch (err) {
+      this.options.logger.warn({ err, term }, 'could not record the coordinator term');
     }
   }
 

@@ -26,6 +26,7 @@ import type { Remover } from '../deploy/remover.js';
 import type { HostFactsSource } from '../host/host-facts.js';
 import type { HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
 import type { ImageCache } from '../images/image-cache.js';
+import type { TermAdmission } from '../state/coordinator-term.js';
 import type { DomainStore } from '../state/domain-store.js';
 import { readDomains, readHostFacts } from './host-report.js';
 import { domainToWire, vmSpecFromWire } from './wire.js';
@@ -35,6 +36,8 @@ export interface AgentServiceDeps {
   deployer: Deployer;
   remover: Remover;
   store: DomainStore;
+  /** Refuses Deploy and Remove from a deposed coordinator leader (CoordinatorTermFence). */
+  fence: TermAdmission;
   driver: HypervisorDriver;
   cache: ImageCache;
   facts: HostFactsSource;
@@ -81,6 +84,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       const receivedAtMs = deps.clock.monotonicMs();
       const operationId = validateOperationId('operation_id', req.operationId);
       const spec = validateVmSpec(vmSpecFromWire(req.vm));
+      // Before anything is done: a deposed leader's request is refused (FAILED_PRECONDITION).
+      await deps.fence.admit(req.coordinatorTerm, `Deploy of ${spec.hostname}`);
       // Before any record, file or DHCP entry: an image from a source images.sources does not allow refuses the whole request.
       for (const image of [spec.disk, spec.kernel, spec.initrd]) if (image) deps.cache.checkSource(image.url);
       const record = await deps.deployer.deploy(
@@ -96,6 +101,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       const operationId = validateOperationId('operation_id', req.operationId);
       const hostname = validateAgentHostname('hostname', req.hostname);
       const shutdownTimeoutS = validateIntRange('shutdown_timeout_s', req.shutdownTimeoutS, 0, MAX_SHUTDOWN_TIMEOUT_S);
+      await deps.fence.admit(req.coordinatorTerm, `Remove of ${hostname}`);
       const outcome = await deps.remover.remove(
         { operationId, hostname, shutdownTimeoutMs: shutdownTimeoutS * 1000, receivedAtMs },
         (mark) => write({ event: { $case: 'phase', value: phaseMarkToWire(mark) } }),

@@ -20,6 +20,7 @@ export interface GlobalOptions {
 
 /** How to reach a gRPC server: address plus mutual TLS files, or explicit plaintext. */
 export interface Connection {
+  /** One address, or for the coordinators of an HA site several joined by ',' (connectionAddresses splits them). */
   address: string;
   /** Set when all three TLS files were given. */
   tls?: TlsFiles;
@@ -35,13 +36,48 @@ const TLS_SOURCES = [
   { field: 'key', flag: '--key', env: 'VONODE_TLS_KEY' },
 ] as const;
 
+// What grpc-js dials: host, host:port or [v6]:port, or a name-resolver URI (unix:/path, dns:///host:port, ...).
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(:(\d{1,5}))?$/;
+const RESOLVER_URI = /^(unix|unix-abstract|dns|ipv4|ipv6):[^\s,]+$/;
+
+/**
+ * The coordinator addresses of a --coordinator value or VONODE_COORDINATOR
+ * (`source` names which): one address, or every coordinator of an HA site
+ * separated by commas (blanks around them are ignored; a repeated one is
+ * dropped). Throws UsageError naming the element that is empty or no address.
+ */
+export function parseCoordinatorList(text: string, source: string): string[] {
+  const items = text.split(',').map((a) => a.trim());
+  const out: string[] = [];
+  for (const [i, item] of items.entries()) {
+    const which = items.length > 1 ? `element ${i + 1} of ${source} "${text}"` : `${source} "${text}"`;
+    if (item === '') {
+      throw new UsageError(`${which} is empty: give host:port, or several coordinators separated by single commas, e.g. coord-1:7080,coord-2:7080`);
+    }
+    const port = HOST_PORT.exec(item)?.[3];
+    if ((!HOST_PORT.test(item) && !RESOLVER_URI.test(item)) || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+      throw new UsageError(`${which}: "${item}" is not a coordinator address; use host:port (port 1-65535) or unix:/path`);
+    }
+    if (!out.includes(item)) out.push(item);
+  }
+  return out;
+}
+
+/** Every address of a resolved connection (several for the coordinators of an HA site). */
+export function connectionAddresses(conn: Connection): string[] {
+  return conn.address.split(',');
+}
+
 /**
  * Applies environment fallbacks and defaults to the global options. A flag
- * wins over its environment variable. Throws UsageError when TLS is half
- * configured, or absent without --insecure (the message says what to pass).
+ * wins over its environment variable. The coordinator's address may be a
+ * comma-separated list (every coordinator of an HA site); an explicit
+ * `address` (a single server, e.g. `vonode health ADDR`) is taken as it is.
+ * Throws UsageError for a bad address list, or when TLS is half configured,
+ * or absent without --insecure (the message says what to pass).
  */
 export function resolveConnection(opts: GlobalOptions, env: Readonly<Record<string, string | undefined>>, address?: string): Connection {
-  const target = address ?? opts.coordinator ?? (env['VONODE_COORDINATOR'] || DEFAULT_COORDINATOR);
+  const target = address ?? coordinatorTarget(opts, env);
   const timeoutMs = Math.round((opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000);
   const flagged = TLS_SOURCES.filter((s) => opts[s.field] !== undefined);
   // An explicit --insecure outranks TLS files that only come from the environment, but not TLS flags.
@@ -63,6 +99,12 @@ export function resolveConnection(opts: GlobalOptions, env: Readonly<Record<stri
   }
   const [ca, cert, key] = files.map((f) => f.value!) as [string, string, string];
   return { address: target, tls: { ca, cert, key }, insecure: false, timeoutMs };
+}
+
+function coordinatorTarget(opts: GlobalOptions, env: Readonly<Record<string, string | undefined>>): string {
+  if (opts.coordinator !== undefined) return parseCoordinatorList(opts.coordinator, '--coordinator').join(',');
+  const fromEnv = env['VONODE_COORDINATOR'];
+  return fromEnv ? parseCoordinatorList(fromEnv, 'VONODE_COORDINATOR').join(',') : DEFAULT_COORDINATOR;
 }
 
 /** Reads one PEM file; a missing or unreadable file is a usage error naming the option. */

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
-import { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
+import type { CoordinatorApi } from '../../shared/rpc/coordinator-client.js';
+import { FollowingCoordinatorClient } from '../../shared/rpc/following-coordinator-client.js';
 import type { CliIo } from './cli-io.js';
-import { connectionCredentials, resolveConnection, type Connection, type GlobalOptions } from './connection.js';
+import { connectionAddresses, connectionCredentials, resolveConnection, type Connection, type GlobalOptions } from './connection.js';
 import { CliFailure, EXIT } from './errors.js';
 import type { CallTarget } from './render/error-message.js';
 import { joinLines } from './render/table.js';
 
 /** A connected coordinator client and what it talks to. */
 export interface CoordinatorHandle {
-  client: CoordinatorClient;
+  /** Follows the leader when --coordinator lists several coordinators; `client.address` is the one that answered last. */
+  client: CoordinatorApi;
   conn: Connection;
 }
 
@@ -21,7 +23,7 @@ export class CliContext {
   exitCode: number = EXIT.ok;
   /** The server the current command talks to; error messages name it. */
   target: CallTarget | undefined;
-  private readonly clients: CoordinatorClient[] = [];
+  private readonly clients: CoordinatorApi[] = [];
 
   constructor(readonly io: CliIo) {}
 
@@ -32,10 +34,10 @@ export class CliContext {
     return conn;
   }
 
-  /** A client of the coordinator named by the global options. Throws UsageError. */
+  /** A client of the coordinator(s) named by the global options. Throws UsageError. */
   coordinator(cmd: Command): CoordinatorHandle {
     const conn = this.connection(cmd);
-    const client = new CoordinatorClient(conn.address, connectionCredentials(conn));
+    const client = new FollowingCoordinatorClient(connectionAddresses(conn), connectionCredentials(conn));
     this.clients.push(client);
     return { client, conn };
   }
@@ -52,7 +54,10 @@ export class CliContext {
     const signal = this.io.signal;
     const stop = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const who = this.target?.what === 'server' ? conn.address : `the coordinator at ${conn.address}`;
+        const addresses = connectionAddresses(conn);
+        const who = this.target?.what === 'server'
+          ? conn.address
+          : addresses.length > 1 ? `any coordinator of ${addresses.join(', ')}` : `the coordinator at ${conn.address}`;
         reject(new CliFailure([`no answer from ${who} within ${conn.timeoutMs / 1000} s`, 'hint: it may be overloaded or stuck; check its log, or raise --timeout']));
       }, conn.timeoutMs);
       onAbort = () => reject(new CliFailure(['interrupted'], EXIT.interrupted));

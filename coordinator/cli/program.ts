@@ -26,7 +26,7 @@ export function buildProgram(ctx: CliContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .showHelpAfterError('(run with --help for usage)')
-    .option('--coordinator <addr>', `coordinator host:port (env VONODE_COORDINATOR; default ${DEFAULT_COORDINATOR})`)
+    .option('--coordinator <addr>', `coordinator host:port, or every coordinator of an HA site as host:port,host:port,... (env VONODE_COORDINATOR; default ${DEFAULT_COORDINATOR})`)
     .option('--ca <file>', 'site CA certificate, PEM (env VONODE_TLS_CA)')
     .option('--cert <file>', "this client's certificate, PEM (env VONODE_TLS_CERT)")
     .option('--key <file>', "this client's private key, PEM (env VONODE_TLS_KEY)")

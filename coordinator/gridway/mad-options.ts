@@ -3,9 +3,10 @@ import { resolveConnection, type Connection } from '../cli/connection.js';
 import { UsageError } from '../cli/errors.js';
 
 /** The MAD's command line, as an operator writes it in gwd.conf's IM_MAD args field. */
-export const MAD_USAGE = `usage: vonode-gw-im-mad [-c HOST:PORT] [--ca F --cert F --key F | --insecure] [--lrms TYPE] [--cpu-mhz N] [--timeout S]
+export const MAD_USAGE = `usage: vonode-gw-im-mad [-c HOST:PORT[,HOST:PORT...]] [--ca F --cert F --key F | --insecure] [--lrms TYPE] [--cpu-mhz N] [--timeout S]
 
-  -c, --coordinator HOST:PORT  coordinator address (default $VONODE_COORDINATOR, else 127.0.0.1:7080)
+  -c, --coordinator HOST:PORT  coordinator address, or every coordinator of an HA site separated by
+                               commas, no blanks (default $VONODE_COORDINATOR, else 127.0.0.1:7080)
   --ca/--cert/--key FILE       mutual TLS files (default $VONODE_TLS_CA/_CERT/_KEY)
   --insecure                   plaintext gRPC (local development only)
   --lrms TYPE                  LRMS_TYPE reported for every node (default sge)
@@ -18,7 +19,7 @@ In gwd.conf a ':' inside the args must be written '\\:' (gwd splits the line on 
 
 /** The compiled options of one MAD process. */
 export interface MadOptions {
-  /** Where and how to reach the coordinator. */
+  /** Where and how to reach the coordinator (connectionAddresses gives every coordinator of an HA site). */
   connection: Connection;
   /** LRMS_TYPE of every node (default "sge"). */
   lrmsType: string;

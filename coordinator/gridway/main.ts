@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { pino } from 'pino';
 import type { Logger } from '../../shared/logger.js';
-import { connectionCredentials } from '../cli/connection.js';
+import { connectionAddresses, connectionCredentials } from '../cli/connection.js';
 import { isUsageError } from '../cli/errors.js';
 import { ImMad } from './im-mad.js';
 import { failureReply } from './im-protocol.js';
@@ -40,7 +40,7 @@ async function main(): Promise<number> {
   }
   const { options } = command;
   const logger = madLogger(process.env);
-  const reader = new CoordinatorSiteReader(options.connection.address, creds);
+  const reader = new CoordinatorSiteReader(connectionAddresses(options.connection), creds);
   const mad = new ImMad({ input: process.stdin, output: process.stdout }, reader, logger, {
     lrmsType: options.lrmsType,
     cpuMhz: options.cpuMhz,

@@ -1,9 +1,8 @@
-import { Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { Phase } from '../../shared/gen/vonode/v1/common.js';
-import type { CoordinatorEvent, Host, ListHostsResponse, ListNodesResponse, Node, PolicyResponse, ReportVisibilityResponse } from '../../shared/gen/vonode/v1/coordinator.js';
-import { CoordinatorCallError, CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
-import { unaryCall } from '../../shared/rpc/grpc-call.js';
+import type { CoordinatorEvent, Host, Node } from '../../shared/gen/vonode/v1/coordinator.js';
+import { FollowingCoordinatorClient } from '../../shared/rpc/following-coordinator-client.js';
 
 /** What the MAD reads from the coordinator; the real one is CoordinatorSiteReader, tests may fake it. */
 export interface SiteReader {
@@ -28,37 +27,34 @@ export interface SiteReader {
  */
 export const MAD_CHANNEL_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 } as const;
 
-type Callback<T> = (err: ServiceError | null, res?: T) => void;
-
 /**
- * The SiteReader over CoordinatorService. Connects lazily (at the first
+ * The SiteReader over CoordinatorService, at one coordinator or at every
+ * coordinator of an HA site (it follows the leader: a standby answers the
+ * reads, ReportVisibility goes to the leader). Connects lazily (at the first
  * call), so constructing it never fails for a coordinator that is down; each
  * unary call carries a gRPC deadline, so it always settles.
  */
 export class CoordinatorSiteReader implements SiteReader {
-  private readonly client: CoordinatorClient;
+  private readonly client: FollowingCoordinatorClient;
 
-  /** `creds` come from resolveConnection/connectionCredentials (mutual TLS unless --insecure). */
-  constructor(address: string, creds: ChannelCredentials) {
-    this.client = new CoordinatorClient(address, creds, MAD_CHANNEL_OPTIONS);
+  /** `addresses` from resolveConnection (connectionAddresses); `creds` from connectionCredentials (mutual TLS unless --insecure). */
+  constructor(addresses: readonly string[], creds: ChannelCredentials) {
+    this.client = new FollowingCoordinatorClient(addresses, creds, { channelOptions: MAD_CHANNEL_OPTIONS });
   }
 
   /** ListNodes with a deadline. Throws CoordinatorCallError. */
   async listNodes(timeoutMs: number): Promise<Node[]> {
-    const res = await this.call<ListNodesResponse>('ListNodes', timeoutMs, (md, opts, cb) => this.client.raw.listNodes({ vo: '' }, md, opts, cb));
-    return res.nodes;
+    return (await this.client.listNodes('', timeoutMs)).nodes;
   }
 
   /** ListHosts with a deadline. Throws CoordinatorCallError. */
   async listHosts(timeoutMs: number): Promise<Host[]> {
-    const res = await this.call<ListHostsResponse>('ListHosts', timeoutMs, (md, opts, cb) => this.client.raw.listHosts({}, md, opts, cb));
-    return res.hosts;
+    return (await this.client.listHosts(timeoutMs)).hosts;
   }
 
   /** GetPolicy with a deadline; the YAML text in force. Throws CoordinatorCallError. */
   async policyText(timeoutMs: number): Promise<string> {
-    const res = await this.call<PolicyResponse>('GetPolicy', timeoutMs, (md, opts, cb) => this.client.raw.getPolicy({}, md, opts, cb));
-    return res.yaml;
+    return (await this.client.getPolicy(timeoutMs)).yaml;
   }
 
   /** WatchEvents; throws CoordinatorCallError when the stream breaks. */
@@ -66,19 +62,14 @@ export class CoordinatorSiteReader implements SiteReader {
     return this.client.watchEvents(signal);
   }
 
-  /** ReportVisibility (GW) with a deadline. Throws CoordinatorCallError. */
+  /** ReportVisibility (GW) with a deadline, at the leader. Throws CoordinatorCallError. */
   async reportShown(hostnames: readonly string[], timeoutMs: number): Promise<void> {
     const reporter = `vonode-gw-im-mad@${hostname()}`;
-    await this.call<ReportVisibilityResponse>('ReportVisibility', timeoutMs, (md, opts, cb) =>
-      this.client.raw.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [...hostnames], reporter }, md, opts, cb));
+    await this.client.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [...hostnames], reporter }, timeoutMs);
   }
 
-  /** Closes the channel. */
+  /** Closes the channels. */
   close(): void {
     this.client.close();
-  }
-
-  private call<T>(method: string, timeoutMs: number, start: (md: Metadata, opts: { deadline: number }, cb: Callback<T>) => unknown): Promise<T> {
-    return unaryCall(CoordinatorCallError, method, (cb: Callback<T>) => start(new Metadata(), { deadline: Date.now() + timeoutMs }, cb));
   }
 }

@@ -10,6 +10,10 @@ import type { StateStore } from '../store/state-store.js';
 import { ClusterStatus } from './cluster-status.js';
 import { connectEtcd, type EtcdConnection, type EtcdStoreConfig } from './etcd-connection.js';
 import { campaigners, LeaderElection, type Campaigner } from './leader-election.js';
+import type { EtcdFence } from '../store/etcd/etcd-fence.js';
+
+/** Pause between campaigns while etcd cannot grant a lease. */
+const CAMPAIGN_RETRY_MS = 1000;
 import { StandbyView } from './standby-view.js';
 
 /** What membership needs. */
@@ -34,7 +38,8 @@ export class HaMembership {
   /** The term while leading (0 before). */
   term = 0;
   private readonly conn: EtcdConnection;
-  private readonly election: LeaderElection;
+  private election: LeaderElection;
+  private closing = false;
   private readonly status: ClusterStatus;
   private view: StandbyView | undefined;
   private members: Campaigner[] = [];
@@ -44,12 +49,20 @@ export class HaMembership {
 
   constructor(private readonly o: HaMembershipOptions) {
     this.conn = connectEtcd(o.config);
-    this.election = new LeaderElection({ ns: this.conn.ns, ttlSeconds: o.config.leaseTtl / 1000, address: o.advertise, clock: o.clock, logger: o.logger });
-    this.election.onLost((reason) => this.lose(reason));
+    this.election = this.newElection();
     this.status = new ClusterStatus(o.config, this.conn.ns, o.advertise, {
       role: () => (this.leading ? 'leader' : 'standby'),
       problem: () => this.fatal ?? (this.members.length === 0 ? 'no coordinator leads: writes wait for an election' : ''),
     });
+  }
+
+  private newElection(): LeaderElection {
+    const election = new LeaderElection({ ns: this.conn.ns, ttlSeconds: this.o.config.leaseTtl / 1000, address: this.o.advertise, clock: this.o.clock, logger: this.o.logger });
+    // Before election a lost lease only means campaigning again; after it, the end of this term.
+    election.onLost((reason) => {
+      if (this.leading) this.lose(reason);
+    });
+    return election;
   }
 
   /** Reads the state from etcd and follows it; the store a standby serves reads from. Throws if etcd cannot be read. */
@@ -76,7 +89,7 @@ export class HaMembership {
    * revision and hands it to `onElected`. Rejects if the campaign fails.
    */
   async campaign(onElected: (store: StateStore) => Promise<void>): Promise<void> {
-    const fence = await this.election.campaign();
+    const fence = await this.campaignUntilElected();
     await this.view?.close();
     const { store, revision } = await openEtcdStore(
       { ns: this.conn.ns, fence, maxTxnOps: this.o.config.maxTxnOps, clock: this.o.clock, logger: this.o.logger, onFatal: (reason) => this.lose(reason) },
@@ -86,6 +99,22 @@ export class HaMembership {
     this.leading = true;
     this.o.logger.info({ term: fence.term, revision, nodes: store.nodeCount }, 'leading: state read from etcd, resuming the queue');
     await onElected(store);
+  }
+
+  /** Campaigns, again after a pause while etcd cannot grant a lease (no quorum): only a loss after election ends the process. */
+  private async campaignUntilElected(): Promise<EtcdFence> {
+    let warned = false;
+    for (;;) {
+      try {
+        return await this.election.campaign();
+      } catch (e) {
+        if (this.closing || this.election.currentTerm > 0) throw e;
+        if (!warned) this.o.logger.warn({ err: errorMessage(e) }, 'cannot campaign: etcd does not answer (no quorum?); retrying');
+        warned = true;
+        this.election = this.newElection();
+        await this.o.clock.sleep(CAMPAIGN_RETRY_MS);
+      }
+    }
   }
 
   /** Calls `fn` once when the leadership is lost (or the store refused this leader's writes). */
@@ -101,6 +130,7 @@ export class HaMembership {
 
   /** Leaves the election (a standby takes over at once) and closes the connection. */
   async close(): Promise<void> {
+    this.closing = true;
     await this.election.resign();
     await this.view?.close();
     await this.membersWatch?.cancel().catch(() => undefined);
@@ -123,10 +153,17 @@ export class HaMembership {
         (e: unknown) => this.o.logger.warn({ err: errorMessage(e) }, 'cannot read the election keys'),
       );
     };
-    this.members = await campaigners(this.conn.ns);
-    const watcher = (this.membersWatch = await this.conn.ns.watch().prefix(KEYS.election).create());
-    watcher.on('put', refresh);
-    watcher.on('delete', refresh);
-    watcher.on('connected', refresh);
+    this.members = await campaigners(this.conn.ns).catch(() => []);
+    // Not awaited: without quorum the watch is made once etcd answers; its 'connected' reads the keys then.
+    void this.conn.ns.watch().prefix(KEYS.election).create().then(
+      (watcher) => {
+        this.membersWatch = watcher;
+        watcher.on('put', refresh);
+        watcher.on('delete', refresh);
+        watcher.on('connected', refresh);
+        refresh();
+      },
+      (e: unknown) => this.o.logger.warn({ err: errorMessage(e) }, 'cannot watch the election keys'),
+    );
   }
 }

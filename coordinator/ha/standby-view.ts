@@ -73,10 +73,16 @@ export class StandbyView {
     this.store = new StateStore(new ReadOnlyEtcdBackend(ns, leader), { nodes: [], openOperations: [], lastSeq: 0 }, { assertWritable: () => { throw new NotLeaderError(leader()); } });
   }
 
-  /** Reads the state and starts following it. Throws if etcd cannot be read. */
+  /** Reads the state and starts following it (in the background if etcd does not answer now). */
   static async open(ns: Namespace, prefix: string, events: EventBus, logger: Logger, leader: LeaderLookup): Promise<StandbyView> {
     const view = new StandbyView(ns, prefix, events, logger, leader);
-    await view.follow();
+    try {
+      await view.follow();
+    } catch (e) {
+      // etcd without quorum (or unreachable): serve what there is (nothing yet) and status saying why, and keep trying.
+      logger.warn({ err: errorMessage(e) }, 'cannot read the state from etcd; serving an empty view until it answers');
+      void view.refollow();
+    }
     return view;
   }
 

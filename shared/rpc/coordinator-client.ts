@@ -10,6 +10,8 @@ import {
   type PolicyResponse,
   type RegisterAgentRequest,
   type RegisterAgentResponse,
+  type ReportVisibilityRequest,
+  type ReportVisibilityResponse,
   type StatusResponse,
   type TimingsResponse,
 } from '../gen/vonode/v1/coordinator.js';
@@ -23,12 +25,43 @@ export function isCoordinatorCallError(err: unknown): err is CoordinatorCallErro
   return err instanceof CoordinatorCallError;
 }
 
-/** Typed promise/async-iterator client of vonode.v1.CoordinatorService (agents and the CLI use it). */
-export class CoordinatorClient {
+/**
+ * The calls of vonode.v1.CoordinatorService as agents, the CLI and the MAD
+ * make them. CoordinatorClient (one address) and FollowingCoordinatorClient
+ * (every coordinator of an HA site, following the leader) both implement it.
+ * Unary calls take an optional gRPC deadline in ms (DEADLINE_EXCEEDED when it
+ * passes); every call throws CoordinatorCallError.
+ */
+export interface CoordinatorApi {
+  /** Where calls go now (for messages). */
+  readonly address: string;
+  registerAgent(request: RegisterAgentRequest, deadlineMs?: number): Promise<RegisterAgentResponse>;
+  heartbeat(request: HeartbeatRequest, deadlineMs?: number): Promise<HeartbeatResponse>;
+  status(deadlineMs?: number): Promise<StatusResponse>;
+  listHosts(deadlineMs?: number): Promise<ListHostsResponse>;
+  listNodes(vo?: string, deadlineMs?: number): Promise<ListNodesResponse>;
+  timings(limit?: number, deadlineMs?: number): Promise<TimingsResponse>;
+  getPolicy(deadlineMs?: number): Promise<PolicyResponse>;
+  applyPolicy(yaml: string, deadlineMs?: number): Promise<PolicyResponse>;
+  reportVisibility(request: ReportVisibilityRequest, deadlineMs?: number): Promise<ReportVisibilityResponse>;
+  deployNodes(request: Partial<DeployNodesRequest>, signal?: AbortSignal): AsyncIterable<CoordinatorEvent>;
+  drainNode(hostname: string, signal?: AbortSignal): AsyncIterable<CoordinatorEvent>;
+  removeNode(hostname: string, signal?: AbortSignal): AsyncIterable<CoordinatorEvent>;
+  watchEvents(signal?: AbortSignal): AsyncIterable<CoordinatorEvent>;
+  waitReady(timeoutMs: number): Promise<void>;
+  close(): void;
+}
+
+/** Typed promise/async-iterator client of vonode.v1.CoordinatorService at one address (agents and the CLI use it). */
+export class CoordinatorClient implements CoordinatorApi {
   readonly raw: CoordinatorServiceClient;
 
   /** `options` are grpc-js channel options (e.g. the agent caps the reconnect backoff). */
-  constructor(address: string, creds: ChannelCredentials, options?: Partial<ChannelOptions>) {
+  constructor(
+    readonly address: string,
+    creds: ChannelCredentials,
+    options?: Partial<ChannelOptions>,
+  ) {
     this.raw = new CoordinatorServiceClient(address, creds, options);
   }
 
@@ -47,33 +80,38 @@ export class CoordinatorClient {
   }
 
   /** Site summary. */
-  status(): Promise<StatusResponse> {
-    return unaryCall(CoordinatorCallError, 'Status', (cb) => this.raw.status({}, cb));
+  status(deadlineMs?: number): Promise<StatusResponse> {
+    return unaryCall(CoordinatorCallError, 'Status', (cb) => this.raw.status({}, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Physical hosts and their agents. */
-  listHosts(): Promise<ListHostsResponse> {
-    return unaryCall(CoordinatorCallError, 'ListHosts', (cb) => this.raw.listHosts({}, cb));
+  listHosts(deadlineMs?: number): Promise<ListHostsResponse> {
+    return unaryCall(CoordinatorCallError, 'ListHosts', (cb) => this.raw.listHosts({}, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Virtual worker nodes, optionally of one VO. */
-  listNodes(vo = ''): Promise<ListNodesResponse> {
-    return unaryCall(CoordinatorCallError, 'ListNodes', (cb) => this.raw.listNodes({ vo }, cb));
+  listNodes(vo = '', deadlineMs?: number): Promise<ListNodesResponse> {
+    return unaryCall(CoordinatorCallError, 'ListNodes', (cb) => this.raw.listNodes({ vo }, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Per-operation phase durations, most recent `limit` (0 = all). */
-  timings(limit = 0): Promise<TimingsResponse> {
-    return unaryCall(CoordinatorCallError, 'Timings', (cb) => this.raw.timings({ limit }, cb));
+  timings(limit = 0, deadlineMs?: number): Promise<TimingsResponse> {
+    return unaryCall(CoordinatorCallError, 'Timings', (cb) => this.raw.timings({ limit }, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Current policy text and whether the file on disk was refused. */
-  getPolicy(): Promise<PolicyResponse> {
-    return unaryCall(CoordinatorCallError, 'GetPolicy', (cb) => this.raw.getPolicy({}, cb));
+  getPolicy(deadlineMs?: number): Promise<PolicyResponse> {
+    return unaryCall(CoordinatorCallError, 'GetPolicy', (cb) => this.raw.getPolicy({}, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Validates and applies a new policy; INVALID_ARGUMENT lists every problem. */
-  applyPolicy(yaml: string): Promise<PolicyResponse> {
-    return unaryCall(CoordinatorCallError, 'ApplyPolicy', (cb) => this.raw.applyPolicy({ yaml }, cb));
+  applyPolicy(yaml: string, deadlineMs?: number): Promise<PolicyResponse> {
+    return unaryCall(CoordinatorCallError, 'ApplyPolicy', (cb) => this.raw.applyPolicy({ yaml }, new Metadata(), callOptions(deadlineMs), cb));
+  }
+
+  /** Tells the coordinator a grid service now shows these nodes (the GridWay MAD ends their GW phase with it). */
+  reportVisibility(request: ReportVisibilityRequest, deadlineMs?: number): Promise<ReportVisibilityResponse> {
+    return unaryCall(CoordinatorCallError, 'ReportVisibility', (cb) => this.raw.reportVisibility(request, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Queues deployments and streams their events until all have ended. */

@@ -20,7 +20,10 @@ import {
   type PolicyResponse,
   type StatusResponse,
 } from '../../shared/gen/vonode/v1/coordinator.js';
+import { NotLeaderError } from '../../shared/errors.js';
+import { silentLogger } from '../../shared/logger.js';
 import { GrpcServer } from '../../shared/rpc/grpc-server.js';
+import { toServiceError } from '../../shared/rpc/server-errors.js';
 
 /** What the double answers; every field has a canned default (see cannedData). */
 export interface CannedData {
@@ -162,6 +165,20 @@ export interface RecordedCall {
 export class CannedCoordinatorDouble {
   readonly data: CannedData;
   readonly calls: RecordedCall[] = [];
+  /**
+   * Plays a standby of an HA site when set: every write (RegisterAgent, Heartbeat, DeployNodes,
+   * DrainNode, RemoveNode, ApplyPolicy, ReportVisibility) is refused with NotLeaderError naming
+   * this leader address ('' = no leader elected); reads are answered. Default: not a standby.
+   */
+  standbyOf: string | undefined;
+  /**
+   * When set, RegisterAgent and Heartbeat answer (heartbeat interval 50 ms) with this
+   * coordinator_term, and ReportVisibility answers too; by default the three answer
+   * UNIMPLEMENTED (the double serves the CLI).
+   */
+  agentTerm: number | undefined;
+  /** When set, WatchEvents fails with this status after playing its events (default: held open). */
+  watchFailsWith: Partial<ServiceError> | undefined;
   private readonly grpc: GrpcServer;
   private port = 0;
 
@@ -198,10 +215,36 @@ export class CannedCoordinatorDouble {
       }
       if (end) call.end();
     };
+    // A standby refuses every write as the real one does (UNAVAILABLE, the leader in the vonode-leader trailer).
+    const refusal = (method: string): Partial<ServiceError> | undefined =>
+      this.standbyOf === undefined ? undefined : toServiceError(new NotLeaderError(this.standbyOf), silentLogger(), method);
+    const refuseStream = (method: string, call: ServerWritableStream<unknown, CoordinatorEvent>): boolean => {
+      const refused = refusal(method);
+      if (refused) call.emit('error', refused);
+      return refused !== undefined;
+    };
     return {
-      registerAgent: unimplemented,
-      heartbeat: unimplemented,
-      reportVisibility: unimplemented,
+      registerAgent: (call, cb) => {
+        if (this.agentTerm === undefined) return unimplemented(call, cb);
+        record('RegisterAgent', call.request);
+        const refused = refusal('RegisterAgent');
+        if (refused) cb(refused);
+        else cb(null, { heartbeatIntervalMs: 50, site: d.status.site, coordinatorTerm: this.agentTerm });
+      },
+      heartbeat: (call, cb) => {
+        if (this.agentTerm === undefined) return unimplemented(call, cb);
+        record('Heartbeat', call.request);
+        const refused = refusal('Heartbeat');
+        if (refused) cb(refused);
+        else cb(null, { reregister: false, coordinatorTerm: this.agentTerm });
+      },
+      reportVisibility: (call, cb) => {
+        if (this.standbyOf === undefined && this.agentTerm === undefined) return unimplemented(call, cb);
+        record('ReportVisibility', call.request);
+        const refused = refusal('ReportVisibility');
+        if (refused) cb(refused);
+        else cb(null, {});
+      },
       status: (call, cb) => (record('Status', call.request), cb(null, d.status)),
       listHosts: (call, cb) => (record('ListHosts', call.request), cb(null, { hosts: d.hosts })),
       listNodes: (call, cb) => {
@@ -216,14 +259,29 @@ export class CannedCoordinatorDouble {
       getPolicy: (call, cb) => (record('GetPolicy', call.request), cb(null, d.policy)),
       applyPolicy: (call, cb) => {
         record('ApplyPolicy', call.request);
-        if (d.applyPolicyProblems) cb({ code: status.INVALID_ARGUMENT, details: d.applyPolicyProblems, metadata: new Metadata() });
+        const refused = refusal('ApplyPolicy');
+        if (refused) cb(refused);
+        else if (d.applyPolicyProblems) cb({ code: status.INVALID_ARGUMENT, details: d.applyPolicyProblems, metadata: new Metadata() });
         else cb(null, { yaml: call.request.yaml, status: { ...d.policy.status!, file: '' } });
       },
-      deployNodes: (call) => (record('DeployNodes', call.request), void play(call, d.deployEvents(call.request))),
-      drainNode: (call) => (record('DrainNode', call.request), void play(call, d.removeEvents(call.request.hostname, OperationKind.OPERATION_KIND_DRAIN))),
-      removeNode: (call) => (record('RemoveNode', call.request), void play(call, d.removeEvents(call.request.hostname, OperationKind.OPERATION_KIND_REMOVE))),
+      deployNodes: (call) => {
+        record('DeployNodes', call.request);
+        if (!refuseStream('DeployNodes', call)) void play(call, d.deployEvents(call.request));
+      },
+      drainNode: (call) => {
+        record('DrainNode', call.request);
+        if (!refuseStream('DrainNode', call)) void play(call, d.removeEvents(call.request.hostname, OperationKind.OPERATION_KIND_DRAIN));
+      },
+      removeNode: (call) => {
+        record('RemoveNode', call.request);
+        if (!refuseStream('RemoveNode', call)) void play(call, d.removeEvents(call.request.hostname, OperationKind.OPERATION_KIND_REMOVE));
+      },
       // Held open like the real one; ends when the client cancels or the double stops.
-      watchEvents: (call) => (record('WatchEvents', call.request), void play(call, d.watchEvents, false)),
+      watchEvents: (call) => {
+        record('WatchEvents', call.request);
+        const fails = this.watchFailsWith;
+        void play(call, d.watchEvents, false).then(() => fails && !call.cancelled && call.emit('error', { metadata: new Metadata(), ...fails }));
+      },
     };
   }
 }

@@ -12,7 +12,7 @@ export function registerEventsCommand(program: Command, ctx: CliContext): void {
     .description('follow everything that happens on the site, one line per event, until Ctrl-C')
     .option('--json', 'one CoordinatorEvent JSON object per line')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { client, conn } = ctx.coordinator(cmd);
+      const { client } = ctx.coordinator(cmd);
       const format = opts.json ? formatEventJson : formatEventLine;
       try {
         for await (const event of client.watchEvents(ctx.io.signal)) ctx.io.out(`${format(event)}\n`);
@@ -24,7 +24,7 @@ export function registerEventsCommand(program: Command, ctx: CliContext): void {
       if (ctx.io.signal.aborted) return;
       // The coordinator ended the stream (shutdown or restart): a watcher script should notice and reconnect.
       throw new CliFailure(
-        [`the coordinator at ${conn.address} closed the event stream (restarting?)`, 'hint: run `vonode events` again to keep following'],
+        [`the coordinator at ${client.address} closed the event stream (restarting?)`, 'hint: run `vonode events` again to keep following'],
         EXIT.failure,
       );
     });

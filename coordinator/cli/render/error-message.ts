@@ -22,12 +22,24 @@ export function isTlsFailure(err: RpcCallError): boolean {
   return (err.code === status.UNAVAILABLE || err.code === status.UNKNOWN) && TLS_PATTERN.test(err.details);
 }
 
+// What a standby coordinator says when there is no leader to send a write to (NotLeaderError without a leader).
+const NO_LEADER_PATTERN = /no leader is elected/;
+
 function certificateHint(target: CallTarget): string {
+  const hosts = addressesOf(target).map(hostOf);
+  const names = hosts.length > 1
+    ? `each ${target.what}'s certificate must name its host (${hosts.join(', ')}) in its subjectAltName`
+    : `the ${target.what}'s certificate must name ${hosts[0]} in its subjectAltName`;
   return (
     `hint: --ca must be the site CA that signed the ${target.what}'s certificate, --cert/--key a client pair signed by the same CA ` +
-    `(scripts/pki/make-site-pki.sh), and the ${target.what}'s certificate must name ${hostOf(target.address)} in its subjectAltName; ` +
+    `(scripts/pki/make-site-pki.sh), and ${names}; ` +
     'use --insecure only against a server started with --insecure'
   );
+}
+
+/** The addresses of a target: several for the coordinators of an HA site (--coordinator a,b,c). */
+function addressesOf(target: CallTarget): string[] {
+  return target.address.split(',').map((a) => a.trim());
 }
 
 function hostOf(address: string): string {
@@ -36,6 +48,10 @@ function hostOf(address: string): string {
 }
 
 function unreachable(target: CallTarget): string {
+  const addresses = addressesOf(target);
+  if (target.what === 'coordinator' && addresses.length > 1) {
+    return `cannot reach any coordinator of ${addresses.join(', ')}: is vonode-coordinator running there? check --coordinator / VONODE_COORDINATOR`;
+  }
   return target.what === 'coordinator'
     ? `cannot reach the coordinator at ${target.address}: is vonode-coordinator running? check --coordinator / VONODE_COORDINATOR`
     : `cannot reach ${target.address}: is the agent or coordinator running there, and is that its listen address?`;
@@ -62,6 +78,12 @@ export function describeRpcError(err: RpcCallError, target: CallTarget): string[
   if (isTlsFailure(err)) return [`TLS with ${target.address} failed ${grpc}`, certificateHint(target)];
   switch (err.code) {
     case status.UNAVAILABLE:
+      if (NO_LEADER_PATTERN.test(err.details)) {
+        return [
+          `the coordinators have no leader now, so nothing can be changed ${grpc}`,
+          "hint: while etcd has a quorum a leader is elected within seconds; retry, and see `vonode status` for the coordinators and the etcd members' health",
+        ];
+      }
       if (!NO_SERVER_PATTERN.test(err.details) && HANDSHAKE_PATTERN.test(err.details)) {
         return target.tls
           ? [`${target.address} accepted the connection but the TLS handshake failed ${grpc}`, certificateHint(target)]

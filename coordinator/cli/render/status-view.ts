@@ -1,5 +1,6 @@
 import type { ImageTransfer, PolicyStatus, StatusResponse, VoStatus } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { formatSizeBytes } from '../../../shared/config/units.js';
+import { renderCluster, renderStoreError } from './cluster-view.js';
 import { formatAge, formatDuration, formatTime, shortId } from './format.js';
 import { renderTable } from './table.js';
 
@@ -53,7 +54,12 @@ export function renderDeployHolds(vos: readonly VoStatus[], policyFile: string, 
   });
 }
 
-/** `vonode status`: site summary lines, one row per VO, then any VO whose deployments fail. */
+/**
+ * `vonode status`: site summary lines (with loud lines when the coordinators'
+ * store refuses writes), one row per VO, then any VO whose deployments fail,
+ * the image transfers, and the coordinators of an HA site when the answer
+ * describes them. `address` is the coordinator that answered.
+ */
 export function renderStatus(s: StatusResponse, address: string, opts: ViewOptions): string[] {
   const lines = [
     `site        ${s.site || '-'}  (coordinator ${address}, up ${formatAge(s.startedUnixMs, opts.nowMs)})`,
@@ -61,14 +67,16 @@ export function renderStatus(s: StatusResponse, address: string, opts: ViewOptio
     `pool        ${s.poolFree} free of ${s.poolTotal}`,
     `operations  ${s.queuedOperations} queued, ${s.runningOperations} running`,
     ...renderPolicyStatus(s.policy, opts),
+    ...renderStoreError(s.cluster, opts),
     '',
   ];
-  if (!s.vos.length) return [...lines, 'no VOs in the policy'];
+  const cluster = s.cluster ? ['', ...renderCluster(s.cluster)] : [];
+  if (!s.vos.length) return [...lines, 'no VOs in the policy', ...cluster];
   const columns = ['VO', 'WEIGHT', 'TARGET', 'RUNNING', 'DEPLOYING', 'DRAINING', 'DEMAND'].map((h, i) => ({ header: h, right: i > 0 }));
   const rows = s.vos.map((v) => [v.vo, v.weight, v.target, v.running, v.deploying, v.draining, v.demand].map(String));
   const holds = renderDeployHolds(s.vos, s.policy?.file ?? '', opts);
   const transfers = renderTransfers(s.transfers, opts);
-  return [...lines, ...renderTable(columns, rows), ...(holds.length ? ['', ...holds] : []), ...(transfers.length ? ['', ...transfers] : [])];
+  return [...lines, ...renderTable(columns, rows), ...(holds.length ? ['', ...holds] : []), ...(transfers.length ? ['', ...transfers] : []), ...cluster];
 }
 
 /** Image downloads running now: where to, from where, at what admitted rate, how far. */

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import { parseAgentConfig } from '../../../agent/config.js';
+import { coordinatorAddresses, parseAgentConfig } from '../../../agent/config.js';
 import { ConfigError } from '../../../shared/config/load-yaml.js';
 
 describe('agent/config', () => {
@@ -26,6 +26,13 @@ describe('agent/config', () => {
     ['not YAML', 'a: [\n', /not valid YAML/],
     ['coordinator without advertise', minimal + 'coordinator: { address: 10.0.0.1:7080 }\n', /coordinator\.advertise/],
     ['bad coordinator address', minimal + 'coordinator: { address: "coord", advertise: 10.0.0.2:7070 }\n', /coordinator\.address: must be host:port or unix/],
+    ['a coordinator section without address or addresses', minimal + 'coordinator: { advertise: 10.0.0.2:7070 }\n',
+      /coordinator\.address: is required: the coordinator's host:port, or addresses: \[every coordinator of an HA site\]/],
+    ['both coordinator address and addresses', minimal + 'coordinator: { address: c1:7080, addresses: [c1:7080, c2:7080], advertise: 10.0.0.2:7070 }\n',
+      /coordinator\.addresses: give either address \(one coordinator\) or addresses \(every coordinator of an HA site\), not both/],
+    ['an empty coordinator address list', minimal + 'coordinator: { addresses: [], advertise: 10.0.0.2:7070 }\n', /coordinator\.addresses: must list at least one coordinator address/],
+    ['a bad coordinator in the list', minimal + 'coordinator: { addresses: [c1:7080, "c2"], advertise: 10.0.0.2:7070 }\n', /coordinator\.addresses\.1: must be host:port or unix/],
+    ['a coordinator listed twice', minimal + 'coordinator: { addresses: [c1:7080, c2:7080, c1:7080], advertise: 10.0.0.2:7070 }\n', /coordinator\.addresses\.2: c1:7080 is listed twice/],
     ['simulated without a lease file under isc-dhcpd',
       'hypervisor: { driver: simulated }\ndhcp: { backend: isc-dhcpd, iscDhcpd: { hostsFile: /a, mainConfig: /b, logFile: /c, reloadCommand: ["true"] } }\n',
       /hypervisor\.simulated\.leaseFile: is required unless dhcp\.backend is dnsmasq/],
@@ -50,6 +57,13 @@ describe('agent/config', () => {
     expect(c.hypervisor.simulated).to.deep.equal({ startDelay: 50, bootDelay: 1000, failStart: false });
     expect(c.coordinator).to.deep.equal({ address: 'unix:/run/vonode/coord.sock', advertise: '10.0.0.2:7070' });
     expect(parseAgentConfig(minimal).coordinator).to.equal(undefined);
+    expect(coordinatorAddresses(c.coordinator!)).to.deep.equal(['unix:/run/vonode/coord.sock']);
+  });
+
+  it('takes every coordinator of an HA site as coordinator.addresses, in order', () => {
+    const c = parseAgentConfig(minimal + 'coordinator: { addresses: [c1.site:7080, c2.site:7080, unix:/run/vonode/coord.sock], advertise: 10.0.0.2:7070 }\n');
+    expect(coordinatorAddresses(c.coordinator!)).to.deep.equal(['c1.site:7080', 'c2.site:7080', 'unix:/run/vonode/coord.sock']);
+    expect(c.coordinator?.advertise).to.equal('10.0.0.2:7070');
   });
 
   it('fetches from no image source by default, and takes http, https and file prefixes', () => {

@@ -5,6 +5,8 @@ import { COORDINATOR_CHANNEL_OPTIONS, CoordinatorLink } from '../../../../agent/
 import type { HostFactsResponse } from '../../../../shared/gen/vonode/v1/agent.js';
 import { systemClock } from '../../../../shared/clock.js';
 import { CoordinatorClient } from '../../../../shared/rpc/coordinator-client.js';
+import { FollowingCoordinatorClient } from '../../../../shared/rpc/following-coordinator-client.js';
+import { CannedCoordinatorDouble } from '../../../helpers/coordinator-double.js';
 import { RecordingCoordinatorDouble } from '../../../helpers/recording-coordinator-double.js';
 
 interface LogLine {
@@ -122,6 +124,44 @@ describe('agent/coordinator-link', () => {
     // The double counts the request on arrival; the link is registered once it has read the answer.
     await double.waitFor('the link to read the answer', () => link.state === 'registered', 5_000);
     expect(link.state).to.equal('registered');
+  });
+
+  it('with several coordinators registers with the leader a standby names, passes on every answer\'s term, and follows a failover', async () => {
+    const leader = new CannedCoordinatorDouble();
+    const standby = new CannedCoordinatorDouble();
+    leader.agentTerm = 57;
+    standby.agentTerm = 57;
+    await leader.start();
+    await standby.start();
+    standby.standbyOf = leader.address;
+    const terms: number[] = [];
+    const following = new FollowingCoordinatorClient([standby.address, leader.address], credentials.createInsecure(), { channelOptions: COORDINATOR_CHANNEL_OPTIONS });
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
+    link = new CoordinatorLink({
+      client: following, logger, clock: systemClock, hostName: 'phys-7', advertiseAddress: '127.0.0.1:7070',
+      facts, domains: async () => [], retryBackoffMs: { initial: 20, max: 100 }, callTimeoutMs: 2000,
+      onCoordinatorTerm: (term) => void terms.push(term),
+    });
+    try {
+      link.start();
+      await double.waitFor('two heartbeats at the leader', () => leader.calls.filter((c) => c.method === 'Heartbeat').length >= 2);
+      expect(standby.calls.map((c) => c.method)).to.deep.equal(['RegisterAgent']);
+      expect(leader.calls[0]!.method).to.equal('RegisterAgent');
+      expect(link.registrations).to.equal(1);
+      expect(terms.slice(0, 3)).to.deep.equal([57, 57, 57]);
+      // The leader dies; the standby is elected with a newer term.
+      await leader.stop();
+      standby.standbyOf = undefined;
+      standby.agentTerm = 58;
+      await double.waitFor('term 58', () => terms.includes(58));
+      expect(following.address).to.equal(standby.address);
+      expect(link.state).to.equal('registered');
+    } finally {
+      await link.shutdown();
+      following.close();
+      await leader.stop();
+      await standby.stop();
+    }
   });
 
   it('stops calling the coordinator on shutdown', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
-import { resolveConnection, type GlobalOptions } from '../../../../coordinator/cli/connection.js';
+import { connectionAddresses, parseCoordinatorList, resolveConnection, type GlobalOptions } from '../../../../coordinator/cli/connection.js';
 import { UsageError } from '../../../../coordinator/cli/errors.js';
 import { describeRpcError, type CallTarget } from '../../../../coordinator/cli/render/error-message.js';
 import { CoordinatorCallError } from '../../../../shared/rpc/coordinator-client.js';
@@ -55,6 +55,26 @@ describe('coordinator/cli/render/error-message: gRPC failures as instructions', 
       target: { what: 'server', address: '10.0.0.5:7081', tls: true },
       first: /^cannot reach 10\.0\.0\.5:7081: is the agent or coordinator running there/,
     },
+    {
+      name: 'UNAVAILABLE from every coordinator of a list → names them all',
+      error: err(status.UNAVAILABLE, 'no coordinator of 10.0.0.1:7080, 10.0.0.2:7080 took the call (10.0.0.1:7080: connect ECONNREFUSED 10.0.0.1:7080; 10.0.0.2:7080: connect ECONNREFUSED 10.0.0.2:7080)'),
+      target: { ...coordinator, address: '10.0.0.1:7080,10.0.0.2:7080' },
+      first: /^cannot reach any coordinator of 10\.0\.0\.1:7080, 10\.0\.0\.2:7080: is vonode-coordinator running there\?/,
+      rest: /ECONNREFUSED 10\.0\.0\.2:7080\)\)$/,
+    },
+    {
+      name: 'UNAVAILABLE from a standby with no leader → no leader now, vonode status',
+      error: err(status.UNAVAILABLE, 'this coordinator is a standby and no leader is elected now; retry shortly', 'ApplyPolicy'),
+      first: /^the coordinators have no leader now, so nothing can be changed \(ApplyPolicy: UNAVAILABLE/,
+      rest: /vonode status/,
+    },
+    {
+      name: 'a TLS failure with a list of coordinators → each certificate names its host',
+      error: err(status.UNAVAILABLE, 'No connection established. Last error: Error: self-signed certificate in certificate chain'),
+      target: { ...coordinator, address: 'c1.site:7080,c2.site:7080' },
+      first: /^TLS with c1\.site:7080,c2\.site:7080 failed/,
+      rest: /each coordinator's certificate must name its host \(c1\.site, c2\.site\) in its subjectAltName/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -96,4 +116,42 @@ describe('coordinator/cli/connection: resolveConnection', () => {
   it('uses an explicit address (health ADDR) over --coordinator', () => {
     expect(resolveConnection({ insecure: true, coordinator: 'c:1' }, env, 'agent:7081').address).to.equal('agent:7081');
   });
+
+  it('takes every coordinator of an HA site, comma-separated, from --coordinator or VONODE_COORDINATOR', () => {
+    const flagged = resolveConnection({ insecure: true, coordinator: 'c1.site:7080, c2.site:7080,c3.site:7080' }, env);
+    expect(flagged.address).to.equal('c1.site:7080,c2.site:7080,c3.site:7080');
+    expect(connectionAddresses(flagged)).to.deep.equal(['c1.site:7080', 'c2.site:7080', 'c3.site:7080']);
+    const fromEnv = resolveConnection({ insecure: true }, { VONODE_COORDINATOR: 'c1:7080,c2:7080' });
+    expect(connectionAddresses(fromEnv)).to.deep.equal(['c1:7080', 'c2:7080']);
+    expect(() => resolveConnection({ insecure: true }, { VONODE_COORDINATOR: 'c1:7080,,c2:7080' })).to.throw(UsageError, /element 2 of VONODE_COORDINATOR "c1:7080,,c2:7080" is empty/);
+  });
+});
+
+describe('coordinator/cli/connection: parseCoordinatorList', () => {
+  const good: Array<[string, string[]]> = [
+    ['127.0.0.1:7080', ['127.0.0.1:7080']],
+    ['coord.site', ['coord.site']],
+    ['c1:7080,c2:7080', ['c1:7080', 'c2:7080']],
+    [' c1:7080 , c2:7080 ', ['c1:7080', 'c2:7080']],
+    ['c1:7080,c1:7080,c2:7080', ['c1:7080', 'c2:7080']],
+    ['[::1]:7080,unix:/run/vonode/coord.sock', ['[::1]:7080', 'unix:/run/vonode/coord.sock']],
+    ['dns:///coord.site:7080', ['dns:///coord.site:7080']],
+  ];
+  for (const [text, want] of good) {
+    it(`takes "${text}"`, () => expect(parseCoordinatorList(text, '--coordinator')).to.deep.equal(want));
+  }
+  const bad: Array<[string, RegExp]> = [
+    ['', /^--coordinator "" is empty: give host:port, or several coordinators separated by single commas/],
+    ['c1:7080,', /^element 2 of --coordinator "c1:7080," is empty/],
+    [',c1:7080', /^element 1 of --coordinator ",c1:7080" is empty/],
+    ['c1:7080, ,c2:7080', /^element 2 of --coordinator "c1:7080, ,c2:7080" is empty/],
+    ['c1:7080;c2:7080', /"c1:7080;c2:7080" is not a coordinator address; use host:port \(port 1-65535\) or unix:\/path/],
+    ['c1:7080,c2 :x', /^element 2 of --coordinator "c1:7080,c2 :x": "c2 :x" is not a coordinator address/],
+    ['c1:70800', /"c1:70800" is not a coordinator address/],
+    ['c1:0', /"c1:0" is not a coordinator address/],
+    ['http://c1:7080', /"http:\/\/c1:7080" is not a coordinator address/],
+  ];
+  for (const [text, message] of bad) {
+    it(`refuses "${text}" with a usage error naming the element`, () => expect(() => parseCoordinatorList(text, '--coordinator')).to.throw(UsageError, message));
+  }
 });

@@ -24,12 +24,12 @@ describe('coordinator/pool/NodePool (real SQLite)', () => {
     const first = openSqliteStore(file);
     new NodePool(entries, first).lease('bio', 'op-1', 0);
     new NodePool(entries, first).lease('bio', 'op-2', 0);
-    first.close();
+    void first.close();
     const second = openSqliteStore(file);
     const pool = new NodePool(entries, second);
     expect(pool.freeEntries().map((e) => e.hostname)).to.deep.equal(['vwn-002', 'vwn-003', 'vwn-004']);
     expect(pool.lease('fusion', 'op-3', 0).hostname).to.equal('vwn-002');
-    second.close();
+    void second.close();
   });
 
   it('rolls a lease back with the transaction that failed', () => {
@@ -55,7 +55,7 @@ describe('coordinator/pool/NodePool (real SQLite)', () => {
         expect(nodes.length + pool.freeEntries().length).to.equal(entries.length);
         for (const n of nodes) expect(entries).to.deep.include({ hostname: n.hostname, ip: n.ip, mac: n.mac });
       }
-      store.close();
+      void store.close();
     }), { numRuns: 100 });
   });
 });
