@@ -125,7 +125,7 @@ export class Coordinator {
     }));
     const etcd = config.store.etcd;
     const authority: WriteAuthority = etcd
-      ? { assertLeader: () => this.ha!.assertLeader(), term: () => this.ha!.term }
+      ? { assertLeader: () => this.ha!.assertLeader(), term: () => this.ha!.term, canAct: () => this.ha!.canAct() }
       : { assertLeader: () => undefined, term: () => 0 };
     const leaderContext = { config, logger, clock, events, policy, trust, insecure: this.options.insecure, visibility, metrics, authority, grid: this.options.grid };
     const base = {
@@ -171,7 +171,7 @@ export class Coordinator {
 
   private async leadershipLost(reason: string): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped') return;
-    this.logger.fatal({ reason, role: this.role }, 'leadership lost or unobtainable: stopping every action and exiting so the service manager starts this coordinator again as a standby');
+    this.logger.fatal({ reason, term: this.ha?.term ?? 0 }, 'leadership lost or unobtainable: stopping every action and exiting so the service manager starts this coordinator again as a standby');
     // Nothing of this term may act any more: stop dispatching and abort agent calls before anything else.
     await this.leader?.stop().catch(() => undefined);
     this.exit(EXIT_LEADERSHIP_LOST);

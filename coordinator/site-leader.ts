@@ -28,6 +28,9 @@ import type { StateStore } from './store/state-store.js';
 import { Prefetcher } from './transfers/prefetcher.js';
 import { TransferScheduler } from './transfers/transfer-scheduler.js';
 
+/** How long agents may take to find a new leader: a heartbeat to the old one times out (≤ 3 intervals, at least 2 s), then they register. */
+const AGENT_FAILOVER_MS = 5000;
+
 /** What leading needs from the process around it. */
 export interface LeaderContext {
   config: CoordinatorConfig;
@@ -102,6 +105,7 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     () => clock.nowMs(),
   );
   const queue = (late.queue = new OperationQueue({
+    canDispatch: () => ctx.authority.canAct?.() ?? true,
     store, pool, registry, catalog: policyCatalog(policy), events, clock, logger, settings, transfers,
     onDispatchPass: (ms) => metrics.onDispatchPass(ms),
   }));
@@ -151,7 +155,9 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
   timers.push(setInterval(() => prefetcher.pass(), 1000));
   // Agents re-register within one heartbeat of a restart (or of finding the new leader); an orphan whose agent did not is retried elsewhere.
   const r = reconciler;
-  timers.push(setTimeout(() => r.expireOrphans(), config.agents.downAfter * 2) as unknown as ReturnType<typeof setInterval>);
+  // After a failover the agents first wait out a call to the old leader (a heartbeat deadline) before they find this one.
+  const grace = config.agents.downAfter * 2 + (config.store.etcd ? AGENT_FAILOVER_MS : 0);
+  timers.push(setTimeout(() => r.expireOrphans(), grace) as unknown as ReturnType<typeof setInterval>);
   return {
     registry, transfers, queue,
     deps: {

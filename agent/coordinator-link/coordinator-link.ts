@@ -50,6 +50,8 @@ export interface CoordinatorLinkOptions {
 
 /** Heartbeat interval used when the coordinator answers 0. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 5000;
+/** Shortest wait for a heartbeat answer (a loaded coordinator may take this long to answer a live agent). */
+const MIN_HEARTBEAT_DEADLINE_MS = 2000;
 // Floor on the coordinator's interval, so a bad answer cannot spin the loop.
 const MIN_HEARTBEAT_INTERVAL_MS = 10;
 
@@ -157,7 +159,10 @@ export class CoordinatorLink {
       next = Math.max(next + interval, this.clock.monotonicMs());
       try {
         const facts = await this.options.facts();
-        const res = await this.call('Heartbeat', (deadlineMs) => client.heartbeat({ hostName, facts }, deadlineMs), signal);
+        // A heartbeat not answered within a few intervals has missed its point: a coordinator that holds it
+        // (stopped, partitioned) is left for the next one (the client then starts at another coordinator).
+        const deadline = Math.min(this.options.callTimeoutMs ?? 10_000, Math.max(MIN_HEARTBEAT_DEADLINE_MS, 3 * this.heartbeatIntervalMs));
+        const res = await this.call('Heartbeat', (deadlineMs) => client.heartbeat({ hostName, facts }, deadlineMs), signal, deadline);
         this.answered();
         await this.termSeen(res.coordinatorTerm);
         if (res.reregister) {

@@ -1,5 +1,5 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
-import { InvalidArgumentError } from '../../shared/errors.js';
+import { errorMessage, InvalidArgumentError, NotLeaderError } from '../../shared/errors.js';
 import type { CoordinatorEvent, CoordinatorServiceServer, PolicyResponse } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../../shared/logger.js';
 import { toServiceError } from '../../shared/rpc/server-errors.js';
@@ -26,6 +26,8 @@ export interface WriteAuthority {
   assertLeader(): void;
   /** The term agents are given (0 without HA). */
   term(): number;
+  /** False while the leader must hold still (its lease unconfirmed); absent: always true. */
+  canAct?(): boolean;
 }
 
 /** Everything the RPC edge delegates to. */
@@ -162,19 +164,31 @@ function followOperations<Req>(d: CoordinatorServiceDeps, call: ServerWritableSt
     call.end();
   };
   call.on('cancelled', unsubscribe);
+  let ops: OperationRecord[];
   try {
-    const ops = submit();
-    ids = new Set(ops.map((o) => o.id));
-    for (const o of ops) if (!isFinished(o.state)) open.add(o.id);
-    if (open.size === 0) {
-      for (const o of ops) call.write({ unixMs: Date.now(), event: { $case: 'operation', value: operationToWire(o) } });
-      return finish();
-    }
-    for (const e of buffered.splice(0)) deliver(e);
+    ops = submit();
   } catch (err) {
     unsubscribe();
     call.emit('error', toServiceError(err, d.logger, 'operation'));
+    return;
   }
+  // Nothing is acknowledged before it is durable (etcd: committed under this leader's term); a leader that
+  // loses its term first answers UNAVAILABLE, and the request may or may not have been recorded.
+  d.store.durable().then(
+    () => {
+      ids = new Set(ops.map((o) => o.id));
+      for (const o of ops) if (!isFinished(o.state)) open.add(o.id);
+      if (open.size === 0) {
+        for (const o of ops) call.write({ unixMs: Date.now(), event: { $case: 'operation', value: operationToWire(o) } });
+        return finish();
+      }
+      for (const e of buffered.splice(0)) deliver(e);
+    },
+    (err: unknown) => {
+      unsubscribe();
+      call.emit('error', toServiceError(new NotLeaderError('', `the request could not be recorded (${errorMessage(err)}); it may or may not take effect`), d.logger, 'operation'));
+    },
+  );
 }
 
 const WIRE_STATE: Record<number, OperationRecord['state']> = { 1: 'queued', 2: 'running', 3: 'succeeded', 4: 'failed', 5: 'retrying' };

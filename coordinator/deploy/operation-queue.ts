@@ -17,6 +17,8 @@ import type { VoCatalog } from './vo-catalog.js';
 
 /** What the queue works with. */
 export interface OperationQueueDeps {
+  /** False while this coordinator may not act (an HA leader whose lease is unconfirmed): dispatch waits. */
+  canDispatch?: () => boolean;
   store: StateStore;
   pool: NodePool;
   registry: AgentRegistry;
@@ -216,6 +218,8 @@ export class OperationQueue implements QueueControl {
    * end of the queue (the caller schedules the next slice).
    */
   private dispatch(): boolean {
+    // Waiting, not failing: the 1 s backstop pump tries again once the leader may act.
+    if (this.deps.canDispatch && !this.deps.canDispatch()) return true;
     const { clock, store } = this.deps;
     const t0 = clock.monotonicMs();
     let view: PlacementView | undefined; // built once per slice, and only if a deployment waits
@@ -258,7 +262,9 @@ export class OperationQueue implements QueueControl {
       if (plain) view.blocked.add(op.vo);
       if (cappedOut) return; // waits for a transfer slot, not for a host
       const upNotExcluded = view.hosts.some((h) => h.up && !exclude.has(h.name) && (!op.pinnedHost || h.name === op.pinnedHost));
-      if (op.attempt > 0 && !upNotExcluded && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
+      // With no host up at all (a new leader before its agents found it, a site-wide outage) a retry waits.
+      const anyUp = view.hosts.some((h) => h.up);
+      if (op.attempt > 0 && anyUp && !upNotExcluded && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
       const waiting = `waiting: ${outcome.reason}`;
       if (atHead && op.error !== waiting && op.attempt === 0) this.publish(store.updateOperation(op.id, { error: waiting })!);
       return;

@@ -84,6 +84,16 @@ export class HaMembership {
     this.election.assertLeading();
   }
 
+  /** Throws NotLeaderError once the leadership is lost for good (a merely unconfirmed lease only holds commits back). */
+  private assertNotLost(): void {
+    if (this.fatal || !this.leading || this.election.standing() === 'lost') throw new NotLeaderError(this.leaderAddress(), 'this coordinator lost the leadership');
+  }
+
+  /** True while leading with a confirmed lease (false while it is unconfirmed, or when not leading). */
+  canAct(): boolean {
+    return this.leading && !this.fatal && this.election.confirmed();
+  }
+
   /**
    * Campaigns until elected, then opens the fenced store at the current
    * revision and hands it to `onElected`. Rejects if the campaign fails.
@@ -91,9 +101,10 @@ export class HaMembership {
   async campaign(onElected: (store: StateStore) => Promise<void>): Promise<void> {
     const fence = await this.campaignUntilElected();
     await this.view?.close();
+    // The store writes while the lease is confirmed (or holds commits back meanwhile) and never after it is lost.
     const { store, revision } = await openEtcdStore(
       { ns: this.conn.ns, fence, maxTxnOps: this.o.config.maxTxnOps, clock: this.o.clock, logger: this.o.logger, onFatal: (reason) => this.lose(reason) },
-      { assertWritable: () => this.assertLeader() },
+      { assertWritable: () => this.assertNotLost() },
     );
     this.term = fence.term;
     this.leading = true;
@@ -108,7 +119,7 @@ export class HaMembership {
       try {
         return await this.election.campaign();
       } catch (e) {
-        if (this.closing || this.election.currentTerm > 0) throw e;
+        if (this.closing) throw e;
         if (!warned) this.o.logger.warn({ err: errorMessage(e) }, 'cannot campaign: etcd does not answer (no quorum?); retrying');
         warned = true;
         this.election = this.newElection();

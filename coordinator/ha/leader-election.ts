@@ -1,4 +1,4 @@
-import type { Lease, Namespace } from 'etcd3';
+import { EtcdLeaseInvalidError, type Lease, type Namespace } from 'etcd3';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage, NotLeaderError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -29,6 +29,8 @@ export interface LeaderElectionOptions {
 const DEADLINE_CHECK_MS = 50;
 /** Part of the TTL kept as margin: the leader stops acting this long before etcd could expire its lease. */
 const DEADLINE_MARGIN = 0.2;
+/** An unconfirmed lease for this many TTLs ends the term (partitioned from etcd for good: hand over). */
+const UNCONFIRMED_LIMIT_TTLS = 2;
 
 /**
  * Leader election on etcd, the algorithm of etcd's own election API
@@ -56,6 +58,9 @@ export class LeaderElection {
   private lostReason: string | undefined;
   private readonly lostListeners: Array<(reason: string) => void> = [];
   private monitor: ReturnType<typeof setInterval> | undefined;
+  private keeper: ReturnType<typeof setInterval> | undefined;
+  private keeping = false;
+  private unconfirmedSince: number | undefined;
 
   constructor(private readonly o: LeaderElectionOptions) {}
 
@@ -79,18 +84,33 @@ export class LeaderElection {
     logger.info({ key: this.key, revision: this.term, ttlSeconds }, 'campaigning for leadership');
     await this.waitForTurn(signal);
     this.monitor = setInterval(() => this.checkDeadline(), DEADLINE_CHECK_MS);
+    this.keeper = setInterval(() => void this.keepAlive(), (ttlSeconds * 1000) / 4);
     logger.info({ term: this.term }, 'elected leader');
-    return { key: this.key, term: this.term, address, assertWritable: () => this.assertLeading() };
+    return { key: this.key, term: this.term, address, assertWritable: () => this.assertLeading(), standing: () => this.standing() };
   }
 
   /** Throws NotLeaderError unless this coordinator leads and its lease is surely alive. */
   assertLeading(): void {
-    if (this.lostReason) throw new NotLeaderError('', `this coordinator lost the leadership (${this.lostReason})`);
-    if (this.term === 0 || !this.monitor) throw new NotLeaderError('', 'this coordinator is not the leader');
-    if (this.o.clock.monotonicMs() > this.deadline()) {
-      this.lose('no lease keepalive answered within the TTL');
-      throw new NotLeaderError('', `this coordinator lost the leadership (${this.lostReason})`);
-    }
+    const standing = this.standing();
+    if (standing === 'lost') throw new NotLeaderError('', `this coordinator lost the leadership (${this.lostReason ?? 'not elected'})`);
+    if (standing === 'unconfirmed') throw new NotLeaderError('', 'this coordinator leads but etcd has not confirmed its lease within the TTL; it holds still until it does');
+  }
+
+  /**
+   * 'leading' while the lease surely holds; 'unconfirmed' while etcd has not
+   * answered a keepalive for longer than the TTL (minus a margin): etcd may
+   * be electing its own leader (it refreshes every lease when it has one
+   * again) or this process was stopped, so it must hold still, and goes on
+   * only when etcd confirms the lease again; 'lost' for good.
+   */
+  standing(): 'leading' | 'unconfirmed' | 'lost' {
+    if (this.lostReason || this.term === 0 || !this.monitor) return 'lost';
+    return this.o.clock.monotonicMs() > this.deadline() ? 'unconfirmed' : 'leading';
+  }
+
+  /** True while leading with a lease etcd confirmed within the TTL. */
+  confirmed(): boolean {
+    return this.standing() === 'leading';
   }
 
   /** The term while leading (0 before). */
@@ -107,6 +127,7 @@ export class LeaderElection {
   /** Leaves the election: deletes the key (revokes the lease) so another coordinator leads at once. */
   async resign(): Promise<void> {
     if (this.monitor) clearInterval(this.monitor);
+    if (this.keeper) clearInterval(this.keeper);
     this.monitor = undefined;
     await this.lease?.revoke().catch(() => undefined);
   }
@@ -116,13 +137,47 @@ export class LeaderElection {
   }
 
   private checkDeadline(): void {
-    if (this.o.clock.monotonicMs() > this.deadline()) this.lose('no lease keepalive answered within the TTL (etcd unreachable, no quorum, or this process was stopped)');
+    const now = this.o.clock.monotonicMs();
+    if (now <= this.deadline()) {
+      if (this.unconfirmedSince !== undefined) this.o.logger.info({ heldMs: Math.round(now - this.unconfirmedSince) }, 'etcd confirmed the lease again: acting again');
+      this.unconfirmedSince = undefined;
+      return;
+    }
+    if (this.unconfirmedSince === undefined) {
+      this.unconfirmedSince = now;
+      this.o.logger.warn({ term: this.term }, 'etcd has not confirmed the leadership lease within the TTL: holding still (no dispatch, no agent call, no commit) until it does');
+    }
+    if (now - this.unconfirmedSince > UNCONFIRMED_LIMIT_TTLS * this.o.ttlSeconds * 1000) {
+      this.lose('no lease keepalive answered within the TTL (etcd unreachable, no quorum, or this process was stopped)');
+    }
+  }
+
+  /**
+   * Keepalives of our own besides the library's stream: a unary call goes
+   * through the client's retries to another member at once, where the
+   * stream, bound to one member, must first notice that member died.
+   */
+  private async keepAlive(): Promise<void> {
+    if (this.keeping || !this.lease) return;
+    this.keeping = true;
+    const sent = this.o.clock.monotonicMs();
+    try {
+      const res = await this.lease.keepaliveOnce({ deadline: Date.now() + (this.o.ttlSeconds * 1000) / 2 });
+      const ttl = Number(res.TTL);
+      if (ttl <= 0) this.lose('etcd says the leadership lease expired: another coordinator may lead');
+      else this.validUntil = Math.max(this.validUntil, sent + ttl * 1000);
+    } catch (e) {
+      if (e instanceof EtcdLeaseInvalidError) this.lose('etcd says the leadership lease expired: another coordinator may lead');
+    } finally {
+      this.keeping = false;
+    }
   }
 
   private lose(reason: string): void {
     if (this.lostReason) return;
     this.lostReason = reason;
     if (this.monitor) clearInterval(this.monitor);
+    if (this.keeper) clearInterval(this.keeper);
     this.monitor = undefined;
     for (const fn of this.lostListeners.splice(0)) fn(reason);
   }

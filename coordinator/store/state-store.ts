@@ -188,6 +188,27 @@ export class StateStore {
     });
   }
 
+  /**
+   * Migration only (`vonode-coordinator migrate-store`): writes an operation
+   * record exactly as another store holds it (its seq, state, attempt and
+   * times), through the same change path as insertOperation. Records must
+   * come in seq order: a seq not above every seq this store holds is refused
+   * (RangeError), so arrival order is the source's and the last seq ends as
+   * its highest. A known id is refused (LeaseConflictError).
+   */
+  importOperation(record: OperationRecord): void {
+    this.transaction(() => {
+      if (this.openOps.has(record.id) || this.finished.has(record.id)) throw new LeaseConflictError(`UNIQUE operation id violated: ${record.id} exists`);
+      if (!Number.isSafeInteger(record.seq) || record.seq <= this.lastSeq) {
+        throw new RangeError(`operation ${record.id}: seq ${record.seq} is not above the last seq ${this.lastSeq}; operations are imported in seq order`);
+      }
+      const previousSeq = this.lastSeq;
+      this.lastSeq = record.seq;
+      this.tx!.undo.push(() => (this.lastSeq = previousSeq));
+      this.setOperation(freezeOp({ ...record, excludedHosts: [...record.excludedHosts] }), undefined);
+    });
+  }
+
   /** Updates an open operation's mutable fields; returns the new record (undefined if it is not open). */
   updateOperation(id: string, patch: Partial<Omit<OperationRecord, 'id' | 'seq' | 'kind' | 'createdMs'>>): OperationRecord | undefined {
     const cur = this.openOps.get(id);

@@ -4,6 +4,9 @@ import { createLogger, type Logger } from '../logger.js';
 import { formatPreflightProblem, type PreflightProblem } from './preflight.js';
 
 /** What a daemon entry point plugs in. */
+/** Longest a daemon that ends on its own may spend shutting down. */
+const SELF_EXIT_SHUTDOWN_MS = 1500;
+
 /** A started daemon; `exited` (optional) resolves with an exit code when it must end on its own. */
 export interface RunningDaemon {
   shutdown(): Promise<void>;
@@ -79,7 +82,15 @@ async function main<C>(spec: DaemonSpec<C>): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    void daemon.exited?.then((code) => daemon.shutdown().then(() => resolve(code), () => resolve(code)));
+    // A daemon ending on its own (a coordinator that lost the leadership) has already stopped acting: its
+    // shutdown is only courtesy (closing streams, resigning), bounded so the service manager restarts it soon.
+    void daemon.exited?.then((code) => {
+      const bound = setTimeout(() => resolve(code), SELF_EXIT_SHUTDOWN_MS);
+      daemon.shutdown().finally(() => {
+        clearTimeout(bound);
+        resolve(code);
+      }).catch(() => undefined);
+    });
   });
 }
 

@@ -64,6 +64,12 @@ export class CoordinatorFailover {
   next(err: unknown, address: string): number | undefined {
     this.attempts++;
     this.tried.add(address);
+    if (err instanceof RpcCallError && err.code === status.DEADLINE_EXCEEDED && this.router.known().length > 1 && !this.router.closed()) {
+      // The call's time is spent, but a coordinator that holds calls without answering (a stopped
+      // process, a lost network) must not get the next one too: later calls start at the next address.
+      this.router.moveOn(address, `no answer within the deadline: ${err.details}`);
+      return undefined;
+    }
     if (!(err instanceof RpcCallError) || !MOVE_ON_CODES.has(err.code)) return undefined;
     this.failures.set(address, err.details);
     if (this.router.closed() || this.signal?.aborted || this.attempts >= this.budget) return undefined;

@@ -32,6 +32,8 @@ interface Batch {
 class CommitRefused extends Error {}
 
 const RETRY_INITIAL_MS = 100;
+/** How often held-back commits look whether the lease is confirmed again. */
+const UNCONFIRMED_POLL_MS = 50;
 const RETRY_MAX_MS = 2000;
 
 /**
@@ -156,7 +158,9 @@ export class EtcdCommits {
     let delay = RETRY_INITIAL_MS;
     let ambiguous = false;
     for (let attempt = 1; ; attempt++) {
-      this.o.fence?.assertWritable();
+      // An unconfirmed lease holds commits back (they go once etcd confirms it); a lost one ends the pipeline.
+      while (this.o.fence?.standing?.() === 'unconfirmed') await this.o.clock.sleep(UNCONFIRMED_POLL_MS);
+      if (this.o.fence && (this.o.fence.standing?.() ?? 'lost') === 'lost') this.o.fence.assertWritable();
       if (ambiguous && (await this.alreadyApplied(batch))) break;
       try {
         const succeeded = await this.txn(writes, compareLeases, batch);

@@ -12,6 +12,8 @@ export interface EtcdFence {
   term: number;
   /** Advertised address of the leader, written with every commit (meta/writer). */
   address: string;
-  /** Throws if this process must not write any more (its lease deadline passed locally). */
+  /** Throws if this process must not write now (deposed, or its lease unconfirmed). */
   assertWritable(): void;
+  /** 'lost' for good (deposed), or 'unconfirmed' for now (its lease may have lapsed: wait and ask again). */
+  standing?(): 'leading' | 'unconfirmed' | 'lost';
 }
