@@ -125,9 +125,12 @@ export class Coordinator {
     }));
     const etcd = config.store.etcd;
     const authority: WriteAuthority = etcd
-      ? { assertLeader: () => this.ha!.assertLeader(), term: () => this.ha!.term, canAct: () => this.ha!.canAct() }
+      ? { assertLeader: () => this.ha!.assertLeader(), term: () => this.ha!.term, canAct: () => this.ha!.canAct(), ready: () => this.ha!.ready() }
       : { assertLeader: () => undefined, term: () => 0 };
-    const leaderContext = { config, logger, clock, events, policy, trust, insecure: this.options.insecure, visibility, metrics, authority, grid: this.options.grid };
+    const leaderContext = {
+      config, logger, clock, events, policy, trust, insecure: this.options.insecure, visibility, metrics, authority, grid: this.options.grid,
+      hostPublisher: etcd ? () => this.ha?.hosts : undefined,
+    };
     const base = {
       site: config.site, startedUnixMs: clock.nowMs(), policy, events, logger, visibility, authority,
       heartbeatIntervalMs: config.agents.heartbeatInterval,
@@ -138,8 +141,9 @@ export class Coordinator {
       this.deps = { ...base, ...this.leader.deps };
     } else {
       this.ha = new HaMembership({ config: etcd, advertise: config.advertise!, events, clock, logger: logger.child({ component: 'ha' }) });
-      const view = await this.ha.openStandbyView();
-      this.deps = { ...base, ...standbyDeps(view, config, clock, logger) , cluster: () => this.ha!.clusterView() };
+      const registry = new AgentRegistry({ downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }) });
+      const view = await this.ha.openStandbyView(registry);
+      this.deps = { ...base, ...standbyDeps(view, registry, config), cluster: () => this.ha!.clusterView() };
     }
     this.server = new GrpcServer(
       ['vonode/v1/coordinator.proto'],
@@ -191,11 +195,10 @@ export class Coordinator {
   }
 }
 
-/** What a standby's RPC edge reads: the watched state, an empty registry, nothing queued here. */
-function standbyDeps(store: StateStore, config: CoordinatorConfig, clock: Clock, logger: Logger): Pick<CoordinatorServiceDeps, 'store' | 'pool' | 'registry' | 'queue' | 'depth' | 'targets' | 'deployHolds' | 'transfers'> {
+/** What a standby's RPC edge reads: the watched state, the hosts the leader publishes, nothing queued here. */
+function standbyDeps(store: StateStore, registry: AgentRegistry, config: CoordinatorConfig): Pick<CoordinatorServiceDeps, 'store' | 'pool' | 'registry' | 'queue' | 'depth' | 'targets' | 'deployHolds' | 'transfers'> {
   return {
-    store, pool: new NodePool(config.pool, store), queue: undefined,
-    registry: new AgentRegistry({ downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }) }),
+    store, pool: new NodePool(config.pool, store), queue: undefined, registry,
     depth: () => ({ queued: store.countOpen('queued'), running: store.countOpen('running') }),
     targets: () => new Map(), deployHolds: () => new Map(), transfers: () => [],
   };

@@ -16,7 +16,8 @@ import { Reconciler } from './deploy/reconciler.js';
 import type { EventBus } from './events/event-bus.js';
 import { createGridSteps } from './grid/grid-wiring.js';
 import type { VisibilityReports } from './gridway/visibility-reports.js';
-import { AgentRegistry } from './inventory/agent-registry.js';
+import { AgentRegistry, type HostView } from './inventory/agent-registry.js';
+import { REPUBLISH_MS } from './ha/host-publisher.js';
 import { createBatchSystem } from './lrms/create-batch-system.js';
 import type { CoordinatorMetrics } from './metrics/metrics.js';
 import { DeployHolds } from './planner/deploy-holds.js';
@@ -45,6 +46,8 @@ export interface LeaderContext {
   authority: WriteAuthority;
   /** Grid-side steps (tests); by default built from the config. */
   grid?: GridSteps;
+  /** Where the registry is published for standbys (HA leader only). */
+  hostPublisher?: () => { changed(host: HostView): void; republish(hosts: Iterable<HostView>): void } | undefined;
 }
 
 /** The parts only the leader runs, and what the RPC edge reads from them. */
@@ -91,8 +94,12 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
   const registry = new AgentRegistry({
     downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }),
     hooks: {
-      onRegistered: (host, domains) => late.reconciler?.onRegistered(host, domains),
+      onRegistered: (host, domains) => {
+        ctx.hostPublisher?.()?.changed(host);
+        late.reconciler?.onRegistered(host, domains);
+      },
       onStateChange: (host) => {
+        ctx.hostPublisher?.()?.changed(host);
         events.publish({ event: { $case: 'host', value: hostToWire(host, 0, '') } });
         late.queue?.pump();
       },
@@ -153,6 +160,7 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     transfers, client: (host) => clients.api.get(host), clock, logger: logger.child({ component: 'prefetch' }),
   });
   timers.push(setInterval(() => prefetcher.pass(), 1000));
+  if (ctx.hostPublisher) timers.push(setInterval(() => ctx.hostPublisher?.()?.republish(registry.values()), REPUBLISH_MS));
   // Agents re-register within one heartbeat of a restart (or of finding the new leader); an orphan whose agent did not is retried elsewhere.
   const r = reconciler;
   // After a failover the agents first wait out a call to the old leader (a heartbeat deadline) before they find this one.

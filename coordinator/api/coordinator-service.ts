@@ -28,6 +28,8 @@ export interface WriteAuthority {
   term(): number;
   /** False while the leader must hold still (its lease unconfirmed); absent: always true. */
   canAct?(): boolean;
+  /** Resolves once a leader holding still may act again (or at once when it is not holding still; bounded). */
+  ready?(): Promise<void>;
 }
 
 /** Everything the RPC edge delegates to. */
@@ -68,13 +70,15 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
   };
 
   return {
-    registerAgent: unary('RegisterAgent', (req) => {
+    registerAgent: unary('RegisterAgent', async (req) => {
+      await d.authority.ready?.();
       const queue = leaderQueue();
       d.registry.register(req.hostName, req.address, validateHostFacts('facts', req.facts), validateReportedDomains('domains', req.domains));
       queue.pump();
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, site: d.site, coordinatorTerm: d.authority.term() };
     }),
-    heartbeat: unary('Heartbeat', (req) => {
+    heartbeat: unary('Heartbeat', async (req) => {
+      await d.authority.ready?.();
       const queue = leaderQueue();
       const seen = d.registry.heartbeat(req.hostName, validateHostFacts('facts', req.facts));
       // Only a change can unblock a queued deployment; the queue's 1 s backstop covers the rest.
@@ -98,6 +102,7 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     }),
     getPolicy: unary('GetPolicy', policyResponse),
     applyPolicy: unary('ApplyPolicy', async (req) => {
+      await d.authority.ready?.();
       d.authority.assertLeader();
       const result = await d.policy.apply(req.yaml);
       if (!result.ok) throw new InvalidArgumentError('yaml', `the policy was refused, nothing changed:\n  - ${result.problems.map(formatProblem).join('\n  - ')}`);
@@ -110,7 +115,8 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       }),
     drainNode: (call) => followOperations(d, call, () => [leaderQueue().submitRemoval(call.request.hostname, 'drain', 'manual')]),
     removeNode: (call) => followOperations(d, call, () => [leaderQueue().submitRemoval(call.request.hostname, 'remove', 'manual')]),
-    reportVisibility: unary('ReportVisibility', (req) => {
+    reportVisibility: unary('ReportVisibility', async (req) => {
+      await d.authority.ready?.();
       d.authority.assertLeader();
       if (req.hostnames.length > MAX_VISIBILITY_HOSTNAMES) {
         throw new InvalidArgumentError('hostnames', `has ${req.hostnames.length} entries; report at most ${MAX_VISIBILITY_HOSTNAMES} per call`);
@@ -141,6 +147,13 @@ export function deployCount(count: number): number {
  * Subscribes before submitting so no event of theirs is missed.
  */
 function followOperations<Req>(d: CoordinatorServiceDeps, call: ServerWritableStream<Req, CoordinatorEvent>, submit: () => OperationRecord[]): void {
+  // A leader holding still (its lease unconfirmed) takes the request once it may act again.
+  void (d.authority.ready?.() ?? Promise.resolve())
+    .then(() => submitAndFollow(d, call, submit))
+    .catch((err: unknown) => call.emit('error', toServiceError(err, d.logger, 'operation')));
+}
+
+function submitAndFollow<Req>(d: CoordinatorServiceDeps, call: ServerWritableStream<Req, CoordinatorEvent>, submit: () => OperationRecord[]): void {
   const buffered: CoordinatorEvent[] = [];
   let ids: Set<string> | undefined;
   const open = new Set<string>();

@@ -12,9 +12,12 @@ import { connectEtcd, type EtcdConnection, type EtcdStoreConfig } from './etcd-c
 import { campaigners, LeaderElection, type Campaigner } from './leader-election.js';
 import type { EtcdFence } from '../store/etcd/etcd-fence.js';
 
+/** How often a write waiting for a leader holding still looks again. */
+const READY_POLL_MS = 50;
 /** Pause between campaigns while etcd cannot grant a lease. */
 const CAMPAIGN_RETRY_MS = 1000;
-import { StandbyView } from './standby-view.js';
+import { StandbyView, type HostReplica } from './standby-view.js';
+import { HostPublisher } from './host-publisher.js';
 
 /** What membership needs. */
 export interface HaMembershipOptions {
@@ -45,6 +48,8 @@ export class HaMembership {
   private members: Campaigner[] = [];
   private membersWatch: Watcher | undefined;
   private fatal: string | undefined;
+  /** The leader's agent registry published for the standbys (leader only). */
+  hosts: HostPublisher | undefined;
   private readonly lostListeners: Array<(reason: string) => void> = [];
 
   constructor(private readonly o: HaMembershipOptions) {
@@ -66,9 +71,9 @@ export class HaMembership {
   }
 
   /** Reads the state from etcd and follows it; the store a standby serves reads from. Throws if etcd cannot be read. */
-  async openStandbyView(): Promise<StateStore> {
+  async openStandbyView(hosts: HostReplica): Promise<StateStore> {
     await this.watchMembers();
-    this.view = await StandbyView.open(this.conn.ns, this.o.config.prefix, this.o.events, this.o.logger, () => this.leaderAddress());
+    this.view = await StandbyView.open(this.conn.ns, this.o.config.prefix, this.o.events, this.o.logger, () => this.leaderAddress(), hosts);
     return this.view.store;
   }
 
@@ -82,6 +87,14 @@ export class HaMembership {
     if (this.fatal) throw new NotLeaderError(this.leaderAddress(), `this coordinator lost the leadership (${this.fatal})`);
     if (!this.leading) throw new NotLeaderError(this.leaderAddress());
     this.election.assertLeading();
+  }
+
+  /** Resolves once this leader may act (at once unless it leads and holds still; at most 2 TTLs). Never rejects. */
+  async ready(): Promise<void> {
+    const end = this.o.clock.monotonicMs() + 2 * this.o.config.leaseTtl;
+    while (this.leading && !this.fatal && this.election.standing() === 'unconfirmed' && this.o.clock.monotonicMs() < end) {
+      await this.o.clock.sleep(READY_POLL_MS);
+    }
   }
 
   /** Throws NotLeaderError once the leadership is lost for good (a merely unconfirmed lease only holds commits back). */
@@ -108,6 +121,7 @@ export class HaMembership {
     );
     this.term = fence.term;
     this.leading = true;
+    this.hosts = new HostPublisher(this.conn.ns, fence, this.o.logger);
     this.o.logger.info({ term: fence.term, revision, nodes: store.nodeCount }, 'leading: state read from etcd, resuming the queue');
     await onElected(store);
   }
@@ -142,6 +156,7 @@ export class HaMembership {
   /** Leaves the election (a standby takes over at once) and closes the connection. */
   async close(): Promise<void> {
     this.closing = true;
+    this.hosts?.stop();
     await this.election.resign();
     await this.view?.close();
     await this.membersWatch?.cancel().catch(() => undefined);
@@ -151,6 +166,7 @@ export class HaMembership {
 
   private lose(reason: string): void {
     if (this.fatal) return;
+    this.hosts?.stop();
     this.fatal = reason;
     this.leading = false;
     for (const fn of this.lostListeners.splice(0)) fn(reason);

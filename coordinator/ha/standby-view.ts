@@ -6,9 +6,16 @@ import { nodeToWire, operationToWire } from '../api/wire.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { NodeRecord, OperationRecord, PhaseRow } from '../store/records.js';
 import { EtcdHistory, readSnapshot } from '../store/etcd/etcd-backend.js';
+import type { HostView } from '../inventory/agent-registry.js';
+import { HOSTS_PREFIX, type PublishedHost } from './host-publisher.js';
 import { KEYS } from '../store/etcd/etcd-keys.js';
 import { StateStore } from '../store/state-store.js';
 import type { StoreBackend, StoreChange } from '../store/store-backend.js';
+
+/** Where a standby keeps the hosts the leader publishes. */
+export interface HostReplica {
+  replicate(name: string, view: HostView | undefined): void;
+}
 
 /** How a standby answers a write: the leader is elsewhere. */
 export type LeaderLookup = () => string;
@@ -69,13 +76,14 @@ export class StandbyView {
     private readonly events: EventBus,
     private readonly logger: Logger,
     leader: LeaderLookup,
+    private readonly hosts: HostReplica,
   ) {
     this.store = new StateStore(new ReadOnlyEtcdBackend(ns, leader), { nodes: [], openOperations: [], lastSeq: 0 }, { assertWritable: () => { throw new NotLeaderError(leader()); } });
   }
 
   /** Reads the state and starts following it (in the background if etcd does not answer now). */
-  static async open(ns: Namespace, prefix: string, events: EventBus, logger: Logger, leader: LeaderLookup): Promise<StandbyView> {
-    const view = new StandbyView(ns, prefix, events, logger, leader);
+  static async open(ns: Namespace, prefix: string, events: EventBus, logger: Logger, leader: LeaderLookup, hosts: HostReplica): Promise<StandbyView> {
+    const view = new StandbyView(ns, prefix, events, logger, leader, hosts);
     try {
       await view.follow();
     } catch (e) {
@@ -95,6 +103,8 @@ export class StandbyView {
   private async follow(): Promise<void> {
     const snapshot = await readSnapshot(this.ns);
     this.store.resetReplicated(snapshot);
+    const hosts = await this.ns.getAll().prefix(HOSTS_PREFIX).revision(snapshot.revision).strings();
+    for (const [key, text] of Object.entries(hosts)) this.applyHost(keyOf({ key: Buffer.from(key) } as IKeyValue, this.prefix), text);
     const watcher = (this.watcher = await this.ns.watch().prefix('').startRevision(String(snapshot.revision + 1)).create());
     watcher.on('put', (kv) => this.apply(keyOf(kv, this.prefix), kv.value.toString()));
     watcher.on('delete', (kv) => this.apply(keyOf(kv, this.prefix), undefined));
@@ -117,8 +127,16 @@ export class StandbyView {
     }
   }
 
+  private applyHost(key: string, value: string | undefined): void {
+    const name = key.slice(HOSTS_PREFIX.length);
+    if (value === undefined) return this.hosts.replicate(name, undefined);
+    this.hosts.replicate(name, { ...(JSON.parse(value) as PublishedHost), lastSeenMonoMs: 0 });
+  }
+
   private apply(key: string, value: string | undefined): void {
-    if (key.startsWith(KEYS.nodes)) {
+    if (key.startsWith(HOSTS_PREFIX)) {
+      this.applyHost(key, value);
+    } else if (key.startsWith(KEYS.nodes)) {
       const hostname = key.slice(KEYS.nodes.length);
       const record = value === undefined ? undefined : (JSON.parse(value) as NodeRecord);
       this.store.replicateNode(hostname, record);

@@ -116,6 +116,16 @@ export class AgentRegistry {
     return { up, down: this.hosts.size - up };
   }
 
+  /** Sets a host's view as the leader published it (a standby's copy; no hooks, no down detection here). */
+  replicate(name: string, view: HostView | undefined): void {
+    if (view) {
+      if (!this.hosts.has(name)) this.sorted = undefined;
+      this.hosts.set(name, view);
+    } else if (this.hosts.delete(name)) {
+      this.sorted = undefined;
+    }
+  }
+
   /** Hosts currently up. */
   up(): HostView[] {
     return this.list().filter((h) => h.state === 'up');

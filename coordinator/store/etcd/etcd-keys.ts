@@ -15,6 +15,7 @@ import type { StoreChange } from '../store-backend.js';
  *   meta/writer                 term, address and batch number of the last commit (fencing evidence)
  *   journal/<term>-<n>          a transaction too big for one etcd txn, while it is being applied
  *   election/<lease id>         the coordinators campaigning (value: advertised address)
+ *   hosts/<name>                the leader's registry, for standbys (coordinator/ha/host-publisher.ts)
  *
  * seq, term and counters are zero-padded so that key order is numeric order.
  */

@@ -68,6 +68,8 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
 
   it('a standby serves reads from etcd and refuses writes naming the leader', async () => {
     const leader = (await site.leader())!;
+    // The leader publishes its registry within 200 ms of a registration.
+    await new Promise((r) => setTimeout(r, 500));
     const standby = site.coordinators.find((c) => c !== leader)!;
     const sc = site.clientOf(standby);
     try {
@@ -76,6 +78,8 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
       expect(status.cluster?.leader).to.equal(leader.address);
       expect(status.cluster?.coordinators.map((c) => c.role)).to.deep.equal(['leader', 'standby']);
       expect(status.cluster?.storeMembers.filter((m) => m.healthy)).to.have.length(3);
+      expect(status.hostsUp, 'the hosts the leader published').to.equal(4);
+      expect((await sc.listHosts()).hosts.map((h) => h.name)).to.deep.equal(['phys-a', 'phys-b', 'phys-c', 'phys-d']);
       const refused = await sc.applyPolicy('vos: {}').catch((e: Error) => e);
       expect(String(refused)).to.match(/standby; the leader is at 127\.0\.0\.1:\d+/);
     } finally {

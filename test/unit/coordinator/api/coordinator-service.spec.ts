@@ -23,7 +23,7 @@ function service() {
     events: new EventBus(),
     queue: { submitDeploy: (vo: string, count: number) => (reached.deploy.push({ vo, count }), []) },
     visibility: { report: (hostnames: string[]) => void reached.visible.push(hostnames) },
-    store: { recentOperations: (limit: number) => (reached.recent.push(limit), Promise.resolve([])), phases: () => Promise.resolve([]) },
+    store: { recentOperations: (limit: number) => (reached.recent.push(limit), Promise.resolve([])), phases: () => Promise.resolve([]), durable: () => Promise.resolve() },
     authority: { assertLeader: () => undefined, term: () => 0 },
   } as unknown as CoordinatorServiceDeps;
   return { svc: createCoordinatorService(deps), reached };
