@@ -140,7 +140,7 @@ export class Coordinator {
       this.leader = await startLeading(leaderContext, store);
       this.deps = { ...base, ...this.leader.deps };
     } else {
-      this.ha = new HaMembership({ config: etcd, advertise: config.advertise!, events, clock, logger: logger.child({ component: 'ha' }) });
+      this.ha = new HaMembership({ config: etcd, advertise: config.advertise!, policy, events, clock, logger: logger.child({ component: 'ha' }) });
       const registry = new AgentRegistry({ downAfterMs: config.agents.downAfter, clock, logger: logger.child({ component: 'registry' }) });
       const view = await this.ha.openStandbyView(registry);
       this.deps = { ...base, ...standbyDeps(view, registry, config), cluster: () => this.ha!.clusterView() };

@@ -227,7 +227,13 @@ export class OperationQueue implements QueueControl {
     let complete = true;
     // Collected first: starting an operation changes the open set being iterated.
     const queued: OperationRecord[] = [];
-    for (const op of store.openOperations()) if (op.state === 'queued') queued.push(op);
+    // Hosts where a node's removal is still to happen (an orphan a restart or failover found half-made):
+    // a deployment of that node waits for it there, or the removal would take the new domain.
+    const removing = new Map<string, Set<string>>();
+    for (const op of store.openOperations()) {
+      if (op.state === 'queued') queued.push(op);
+      if (op.kind !== 'deploy' && op.pinnedHost) removing.set(op.node, (removing.get(op.node) ?? new Set()).add(op.pinnedHost));
+    }
     for (const op of queued) {
       if (op.kind !== 'deploy') {
         this.tryStartRemoval(op);
@@ -235,7 +241,7 @@ export class OperationQueue implements QueueControl {
         deploysSeen++;
         view ??= this.placementView();
         // Every host busy or down: no deployment can start in this pass (they stay queued, in order).
-        if (view.idle > 0) this.tryStartDeploy(op, view, deploysSeen <= WAITING_REASONS_AT_HEAD);
+        if (view.idle > 0) this.tryStartDeploy(op, view, deploysSeen <= WAITING_REASONS_AT_HEAD, removing.get(op.node));
       }
       if (clock.monotonicMs() - t0 > DISPATCH_SLICE_MS) {
         complete = false;
@@ -246,14 +252,14 @@ export class OperationQueue implements QueueControl {
     return complete;
   }
 
-  private tryStartDeploy(op: OperationRecord, view: PlacementView, atHead: boolean): void {
+  private tryStartDeploy(op: OperationRecord, view: PlacementView, atHead: boolean, removingOn: ReadonlySet<string> | undefined): void {
     const { store, catalog, settings } = this.deps;
     const app = catalog.appliance(op.vo);
     if (!app) return this.runner?.giveUp(op, `VO "${op.vo}" left the policy before the deployment could start`);
     // Deployments of one VO with no pin and no failed host ask placement the same question.
-    const plain = !op.pinnedHost && op.excludedHosts.length === 0;
+    const plain = !op.pinnedHost && op.excludedHosts.length === 0 && !removingOn;
     if (plain && view.blocked.has(op.vo) && !atHead) return;
-    const exclude = new Set(op.excludedHosts);
+    const exclude = new Set([...op.excludedHosts, ...(removingOn ?? [])]);
     // The transfer ceiling reached, or no link had room: only hosts that already cache the appliance can take it now.
     const cappedOut = view.linksFull || this.transfers >= settings.maxConcurrentTransfers;
     const hosts = cappedOut ? cachingHosts(view, app.disk.sha256) : view.hosts;
@@ -264,7 +270,7 @@ export class OperationQueue implements QueueControl {
       const upNotExcluded = view.hosts.some((h) => h.up && !exclude.has(h.name) && (!op.pinnedHost || h.name === op.pinnedHost));
       // With no host up at all (a new leader before its agents found it, a site-wide outage) a retry waits.
       const anyUp = view.hosts.some((h) => h.up);
-      if (op.attempt > 0 && anyUp && !upNotExcluded && !outcome.waitForBusy) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
+      if (op.attempt > 0 && anyUp && !upNotExcluded && !outcome.waitForBusy && !removingOn) return this.runner?.giveUp(op, `${op.error}; no other host to retry on`);
       const waiting = `waiting: ${outcome.reason}`;
       if (atHead && op.error !== waiting && op.attempt === 0) this.publish(store.updateOperation(op.id, { error: waiting })!);
       return;

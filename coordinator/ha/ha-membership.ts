@@ -18,10 +18,14 @@ const READY_POLL_MS = 50;
 const CAMPAIGN_RETRY_MS = 1000;
 import { StandbyView, type HostReplica } from './standby-view.js';
 import { HostPublisher } from './host-publisher.js';
+import { PolicySync } from './policy-sync.js';
+import type { PolicyWatcher } from '../policy/policy-watcher.js';
 
 /** What membership needs. */
 export interface HaMembershipOptions {
   config: EtcdStoreConfig;
+  /** This coordinator's policy: followed on a standby, published by the leader. */
+  policy: PolicyWatcher;
   /** This coordinator's advertised address. */
   advertise: string;
   events: EventBus;
@@ -50,11 +54,14 @@ export class HaMembership {
   private fatal: string | undefined;
   /** The leader's agent registry published for the standbys (leader only). */
   hosts: HostPublisher | undefined;
+  private readonly policySync: PolicySync;
+  private stopPublishingPolicy: (() => void) | undefined;
   private readonly lostListeners: Array<(reason: string) => void> = [];
 
   constructor(private readonly o: HaMembershipOptions) {
     this.conn = connectEtcd(o.config);
     this.election = this.newElection();
+    this.policySync = new PolicySync(this.conn.ns, o.policy, o.logger.child({ component: 'policy-sync' }));
     this.status = new ClusterStatus(o.config, this.conn.ns, o.advertise, {
       role: () => (this.leading ? 'leader' : 'standby'),
       problem: () => this.fatal ?? (this.members.length === 0 ? 'no coordinator leads: writes wait for an election' : ''),
@@ -73,7 +80,9 @@ export class HaMembership {
   /** Reads the state from etcd and follows it; the store a standby serves reads from. Throws if etcd cannot be read. */
   async openStandbyView(hosts: HostReplica): Promise<StateStore> {
     await this.watchMembers();
-    this.view = await StandbyView.open(this.conn.ns, this.o.config.prefix, this.o.events, this.o.logger, () => this.leaderAddress(), hosts);
+    this.view = await StandbyView.open(this.conn.ns, this.o.config.prefix, this.o.events, this.o.logger, () => this.leaderAddress(), hosts, (text) => {
+      if (!this.leading) void this.policySync.adopt(text);
+    });
     return this.view.store;
   }
 
@@ -119,9 +128,12 @@ export class HaMembership {
       { ns: this.conn.ns, fence, maxTxnOps: this.o.config.maxTxnOps, clock: this.o.clock, logger: this.o.logger, onFatal: (reason) => this.lose(reason) },
       { assertWritable: () => this.assertNotLost() },
     );
+    // The site's last decided policy before anything runs on it; published from now on.
+    await this.policySync.adopt(await this.policySync.published().catch(() => undefined));
     this.term = fence.term;
     this.leading = true;
     this.hosts = new HostPublisher(this.conn.ns, fence, this.o.logger);
+    this.stopPublishingPolicy = this.policySync.lead(fence);
     this.o.logger.info({ term: fence.term, revision, nodes: store.nodeCount }, 'leading: state read from etcd, resuming the queue');
     await onElected(store);
   }
@@ -167,6 +179,7 @@ export class HaMembership {
   private lose(reason: string): void {
     if (this.fatal) return;
     this.hosts?.stop();
+    this.stopPublishingPolicy?.();
     this.fatal = reason;
     this.leading = false;
     for (const fn of this.lostListeners.splice(0)) fn(reason);

@@ -8,6 +8,7 @@ import type { NodeRecord, OperationRecord, PhaseRow } from '../store/records.js'
 import { EtcdHistory, readSnapshot } from '../store/etcd/etcd-backend.js';
 import type { HostView } from '../inventory/agent-registry.js';
 import { HOSTS_PREFIX, type PublishedHost } from './host-publisher.js';
+import { POLICY_KEY } from './policy-sync.js';
 import { KEYS } from '../store/etcd/etcd-keys.js';
 import { StateStore } from '../store/state-store.js';
 import type { StoreBackend, StoreChange } from '../store/store-backend.js';
@@ -16,6 +17,9 @@ import type { StoreBackend, StoreChange } from '../store/store-backend.js';
 export interface HostReplica {
   replicate(name: string, view: HostView | undefined): void;
 }
+
+/** What a standby does with the policy the leader publishes. */
+export type PolicyFollower = (text: string) => void;
 
 /** How a standby answers a write: the leader is elsewhere. */
 export type LeaderLookup = () => string;
@@ -77,13 +81,14 @@ export class StandbyView {
     private readonly logger: Logger,
     leader: LeaderLookup,
     private readonly hosts: HostReplica,
+    private readonly onPolicy: PolicyFollower,
   ) {
     this.store = new StateStore(new ReadOnlyEtcdBackend(ns, leader), { nodes: [], openOperations: [], lastSeq: 0 }, { assertWritable: () => { throw new NotLeaderError(leader()); } });
   }
 
   /** Reads the state and starts following it (in the background if etcd does not answer now). */
-  static async open(ns: Namespace, prefix: string, events: EventBus, logger: Logger, leader: LeaderLookup, hosts: HostReplica): Promise<StandbyView> {
-    const view = new StandbyView(ns, prefix, events, logger, leader, hosts);
+  static async open(ns: Namespace, prefix: string, events: EventBus, logger: Logger, leader: LeaderLookup, hosts: HostReplica, onPolicy: PolicyFollower): Promise<StandbyView> {
+    const view = new StandbyView(ns, prefix, events, logger, leader, hosts, onPolicy);
     try {
       await view.follow();
     } catch (e) {
@@ -105,6 +110,8 @@ export class StandbyView {
     this.store.resetReplicated(snapshot);
     const hosts = await this.ns.getAll().prefix(HOSTS_PREFIX).revision(snapshot.revision).strings();
     for (const [key, text] of Object.entries(hosts)) this.applyHost(keyOf({ key: Buffer.from(key) } as IKeyValue, this.prefix), text);
+    const policy = await this.ns.get(POLICY_KEY).revision(snapshot.revision).string();
+    if (policy !== null) this.onPolicy(policy);
     const watcher = (this.watcher = await this.ns.watch().prefix('').startRevision(String(snapshot.revision + 1)).create());
     watcher.on('put', (kv) => this.apply(keyOf(kv, this.prefix), kv.value.toString()));
     watcher.on('delete', (kv) => this.apply(keyOf(kv, this.prefix), undefined));
@@ -136,6 +143,8 @@ export class StandbyView {
   private apply(key: string, value: string | undefined): void {
     if (key.startsWith(HOSTS_PREFIX)) {
       this.applyHost(key, value);
+    } else if (key === POLICY_KEY && value !== undefined) {
+      this.onPolicy(value);
     } else if (key.startsWith(KEYS.nodes)) {
       const hostname = key.slice(KEYS.nodes.length);
       const record = value === undefined ? undefined : (JSON.parse(value) as NodeRecord);

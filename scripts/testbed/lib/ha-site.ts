@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -290,8 +290,11 @@ export class HaSite {
       hostname: `vwn-${String(i + 1).padStart(3, '0')}`, ip: `10.77.${(i >> 8) & 255}.${(i & 255)}`,
       mac: `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
     }));
+    // Each coordinator its own policy file, as on separate hosts: the leader's policy reaches the others through etcd.
+    const policyFile = path.join(this.dir, `policy-${index}.yaml`);
+    await copyFile(path.join(this.dir, 'policy.yaml'), policyFile);
     await writeFile(configFile, stringify({
-      site: 'ha-site', listen: address, advertise: address, policyFile: path.join(this.dir, 'policy.yaml'), pool,
+      site: 'ha-site', listen: address, advertise: address, policyFile, pool,
       store: { etcd: { endpoints: this.etcd.endpoints(), prefix: '/vonode/', leaseTtl: this.options.leaseTtl ?? '2s' } },
       agents: { heartbeatInterval: this.options.heartbeatInterval ?? '300ms', downAfter: this.options.downAfter ?? '1500ms' },
       tls: this.tls('coordinator'), ...this.options.coordinator,

@@ -87,6 +87,22 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
     }
   });
 
+  it('a policy applied on the leader reaches every standby (its own policy file rewritten)', async () => {
+    const leader = (await site.leader())!;
+    const standby = site.coordinators.find((c) => c !== leader)!;
+    const lc = site.clientOf(leader);
+    const sc = site.clientOf(standby);
+    try {
+      const text = (await lc.getPolicy()).yaml.replace(/max: 500/, 'max: 499');
+      expect(text).to.contain('max: 499');
+      await lc.applyPolicy(text);
+      await until('the standby runs the new policy', async () => ((await sc.getPolicy()).yaml === text ? true : undefined), 15_000, 100);
+    } finally {
+      lc.close();
+      sc.close();
+    }
+  });
+
   it('SIGKILL of the leader with 20 deployments in flight: every one ends deployed, no triple leaked or doubled, no orphan domain', async () => {
     const old = (await site.leader())!;
     const oldTerm = await site.leaderTerm();
