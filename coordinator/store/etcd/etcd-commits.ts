@@ -76,9 +76,14 @@ export class EtcdCommits {
   write(changes: readonly StoreChange[]): void {
     if (this.fatal) throw this.fatal;
     this.queue.push({ changes, mark: ++this.written });
+    this.schedule();
+  }
+
+  /** Runs one drain at a time; one that ends with work queued meanwhile starts the next (with this same cleanup). */
+  private schedule(): void {
     this.running ??= this.drain().finally(() => {
       this.running = undefined;
-      if (this.queue.length && !this.fatal) this.running = this.drain();
+      if (this.queue.length && !this.fatal) this.schedule();
     });
   }
 
@@ -208,12 +213,14 @@ export class EtcdCommits {
     return writer?.batch === batch;
   }
 
-  /** Before a journal: the lease keys it creates must not exist (the same CAS, read first, under the fence). */
+  /** Before a journal: the lease keys it creates must not exist (the same CAS, read first, under the fence): one read of each lease prefix. */
   private async checkLeaseKeys(writes: KeyWrites): Promise<void> {
-    for (const [k, v] of writes) {
-      if (!isLeaseKey(k) || v === null || this.existing.has(k)) continue;
-      if (await this.o.ns.get(k).exists()) throw new CommitRefused(`lease key ${k} already exists in etcd: another writer leased it`);
-    }
+    const created = [...writes].filter(([k, v]) => isLeaseKey(k) && v !== null && !this.existing.has(k)).map(([k]) => k);
+    if (created.length === 0) return;
+    const [nodes, leases] = await Promise.all([this.o.ns.getAll().prefix('nodes/').keys(), this.o.ns.getAll().prefix('leases/').keys()]);
+    const present = new Set([...nodes, ...leases]);
+    const taken = created.find((k) => present.has(k));
+    if (taken) throw new CommitRefused(`lease key ${taken} already exists in etcd: another writer leased it`);
   }
 
   /** Why etcd refused a txn: the fence (deposed) or a lease compare (state diverged). */

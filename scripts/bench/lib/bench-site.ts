@@ -60,8 +60,19 @@ export class BenchSite {
   coordinator: BenchChild | undefined;
   entry: { script: string; why: string } = { script: '', why: '' };
   private configFile = '';
+  /** Client URLs of the etcd cluster holding the state (useEtcd), or undefined for SQLite. */
+  private etcdEndpoints: string[] | undefined;
 
   constructor(private readonly options: BenchSiteOptions) {}
+
+  /**
+   * The state on etcd instead of SQLite (call before prepare()): the
+   * coordinator gets `store.etcd` (these client URLs, prefix /vonode/, lease
+   * TTL 2 s) and `advertise` = its listen address, campaigns, and leads alone.
+   */
+  useEtcd(endpoints: readonly string[]): void {
+    this.etcdEndpoints = [...endpoints];
+  }
 
   /** TLS files of a party, or undefined when insecure. */
   tls(name: string): TlsFiles | undefined {
@@ -94,8 +105,10 @@ export class BenchSite {
     this.port = await freePort();
     this.metricsPort = await freePort();
     this.configFile = path.join(dir, 'coordinator.yaml');
+    const listen = `127.0.0.1:${this.port}`;
+    const store = this.etcdEndpoints ? { store: { etcd: { endpoints: this.etcdEndpoints, prefix: '/vonode/', leaseTtl: '2s' } }, advertise: listen } : {};
     await writeFile(this.configFile, stringify({
-      site: 'bench-site', listen: `127.0.0.1:${this.port}`, stateDb: path.join(dir, 'coordinator/state.db'), policyFile,
+      site: 'bench-site', listen, stateDb: path.join(dir, 'coordinator/state.db'), ...store, policyFile,
       pool: Array.from({ length: poolSize }, (_, i) => poolTriple(i)),
       agents: { heartbeatInterval: `${this.options.heartbeatS}s`, downAfter: `${3 * this.options.heartbeatS}s` },
       deploy: { maxConcurrentTransfers: this.options.maxConcurrentTransfers },
@@ -104,7 +117,11 @@ export class BenchSite {
     }));
   }
 
-  /** Starts the coordinator process and waits (≤ 30 s) until it answers gRPC. Throws if it does not. */
+  /**
+   * Starts the coordinator process and waits (≤ 30 s) until it answers gRPC
+   * and, on etcd, until it leads (Status cluster.role 'leader': it serves as a
+   * standby first, and refuses registrations until elected). Throws if it does not.
+   */
   async startCoordinator(processes: BenchProcesses): Promise<BenchChild> {
     const args = ['--config', this.configFile, ...(this.options.insecure ? ['--insecure'] : [])];
     this.coordinator = processes.spawnNode('coordinator', this.entry.script, args, path.join(this.options.dir, 'coordinator.log'), {
@@ -113,10 +130,24 @@ export class BenchSite {
     const client = this.client();
     try {
       await client.waitReady(30_000);
+      if (this.etcdEndpoints) await this.waitLeading(client, 30_000);
     } finally {
       client.close();
     }
     return this.coordinator;
+  }
+
+  /** Polls Status until the coordinator says it leads; throws after `timeoutMs`. */
+  private async waitLeading(client: CoordinatorClient, timeoutMs: number): Promise<void> {
+    const end = performance.now() + timeoutMs;
+    let last = '';
+    while (performance.now() < end) {
+      const role = await client.status(2000).then((s) => s.cluster?.role ?? '', (e: unknown) => `no answer (${e instanceof Error ? e.message : String(e)})`);
+      if (role === 'leader') return;
+      last = role;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`the coordinator did not lead within ${timeoutMs / 1000} s (last role: ${last || 'none'}); see ${path.join(this.options.dir, 'coordinator.log')}`);
   }
 
   /** Channel credentials of one of the site's certificates (plaintext when insecure). */

@@ -117,6 +117,22 @@ describe('coordinator/store/etcd (StateStore contract on a 3-member etcd cluster
     }
   });
 
+  it('commits a write made the moment an earlier one became durable, and every write after it (the pipeline never stalls)', async () => {
+    const c = connectEtcd(config(`/drain-${randomUUID()}/`));
+    try {
+      const { store } = await openEtcdStore({ ...options(c), fence: undefined });
+      const bounded = (p: Promise<void>): Promise<string> => Promise.race([p.then(() => 'durable'), new Promise<string>((r) => setTimeout(() => r('stalled'), 5000))]);
+      store.insertNode(node(1));
+      // As OperationRunner.remove does: wait for durable, then write at once (while the pipeline winds down its drain).
+      expect(await bounded(store.durable().then(() => store.insertOperation(op(1))).then(() => store.durable()))).to.equal('durable');
+      store.insertNode(node(2));
+      expect(await bounded(store.durable())).to.equal('durable');
+      expect(await c.ns.get(KEYS.node('vwn-2')).exists()).to.equal(true);
+    } finally {
+      c.close();
+    }
+  });
+
   it('keeps committing with one member of three killed', async () => {
     const c = connectEtcd(config(`/one-down-${randomUUID()}/`));
     try {
