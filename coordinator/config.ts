@@ -155,7 +155,7 @@ export const coordinatorConfigSchema = z
         pollInterval: durationWithin(10, 60_000).default(250),
       })
       .optional(),
-    /** GridWay: GW ends when vonode-gw-im-mad reports it told gwd about the node. Off when absent. */
+    /** GridWay: GW ends when vonode-gw-im-mad reports gwd holds a free slot for the node (a MONITOR answer). Off when absent. */
     gridway: z.strictObject({ waitForMad: z.boolean().default(true) }).optional(),
     /** Prometheus metrics over HTTP (host:port); off when absent. */
     metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').refine(portInRange, 'the port must be from 0 to 65535') }).optional(),

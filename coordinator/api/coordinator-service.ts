@@ -123,7 +123,10 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       }
       if (req.reporter.length > MAX_REPORTER_LENGTH) throw new InvalidArgumentError('reporter', `is longer than ${MAX_REPORTER_LENGTH} characters`);
       const hostnames = req.hostnames.map((h, i) => validateHostname(`hostnames[${i}]`, h));
-      d.visibility.report(hostnames, req.reporter || 'unnamed');
+      if (req.moment !== '' && req.moment !== 'schedulable' && req.moment !== 'discover_pushed') {
+        throw new InvalidArgumentError('moment', `must be "schedulable", "discover_pushed" or empty, got "${req.moment.slice(0, 40)}"`);
+      }
+      d.visibility.report(hostnames, req.reporter || 'unnamed', req.moment === 'discover_pushed' ? 'discover_pushed' : 'schedulable');
       return {};
     }),
     watchEvents: (call) => {

@@ -1,8 +1,20 @@
 import { NodeState, type Node } from '../../shared/gen/vonode/v1/coordinator.js';
 import { isReportableHostname } from './im-protocol.js';
 
+/** What to tell gwd about one node: DISCOVER a host it may not know, or MONITOR a host id it gave us. */
+export type GwdPush = { kind: 'discover'; hostname: string } | { kind: 'monitor'; hostname: string; hid: string };
+
 /**
  * What this gwd session knows about vonode nodes, and so what to push:
+ *
+ * - `hids`: gwd's host id of each hostname, learned from gwd's own MONITOR
+ *   requests (never made up: gwd dies on a MONITOR for an id it does not
+ *   have). gwd keeps a host and its id for ever, and a pool hostname is
+ *   reused by later nodes: for such a host a DISCOVER only marks it
+ *   discovered again and gwd would wait out MONITORING_INTERVAL (180 s by
+ *   default) before asking for its attributes, so a node that becomes
+ *   running (or leaves) on a host with a known id is pushed as a MONITOR
+ *   reply with its attributes instead, applied by gwd at once.
  *
  * - `told`: every node gwd has heard of in this session (listed by a
  *   DISCOVER, pushed, or asked about by MONITOR), with the last record seen.
@@ -24,7 +36,34 @@ export class GwdHostBook {
   private readonly announced = new Set<string>();
   private readonly running = new Map<string, Node>();
   private readonly pending = new Set<string>();
+  private readonly hids = new Map<string, string>();
+  private readonly schedulable = new Set<string>();
   private open = false;
+
+  /** Marks that the coordinator was told gwd can schedule on this node; false if it already was (this incarnation). */
+  markSchedulable(hostname: string): boolean {
+    if (this.schedulable.has(hostname)) return false;
+    this.schedulable.add(hostname);
+    return true;
+  }
+
+  /** gwd asked MONITOR `hid` for `hostname`: from now on its changes can be pushed to that id. */
+  learn(hostname: string, hid: string): void {
+    this.hids.set(hostname, hid);
+  }
+
+  /** gwd's id of a host, if gwd told us. */
+  hidOf(hostname: string): string | undefined {
+    return this.hids.get(hostname);
+  }
+
+  /** How to tell gwd about each of `hostnames` (MONITOR where its id is known, else DISCOVER). */
+  pushesFor(hostnames: readonly string[]): GwdPush[] {
+    return hostnames.map((hostname) => {
+      const hid = this.hids.get(hostname);
+      return hid === undefined ? { kind: 'discover', hostname } : { kind: 'monitor', hostname, hid };
+    });
+  }
 
   /** Records a solicited DISCOVER answer listing `nodes` ([] for a FAILURE); returns the nodes to push now (those that became running meanwhile). */
   discovered(nodes: readonly Node[]): string[] {
@@ -43,9 +82,12 @@ export class GwdHostBook {
     const host = node.hostname;
     if (this.told.has(host)) this.told.set(host, node);
     if (node.state !== NodeState.NODE_STATE_RUNNING) {
+      const wasAnnounced = this.announced.has(host);
+      this.schedulable.delete(host);
       this.running.delete(host);
       this.announced.delete(host);
-      return [];
+      // Leaving (draining, removing): a host gwd has an id for is told at once that it has no free node.
+      return wasAnnounced && this.hids.has(host) ? [host] : [];
     }
     this.running.set(host, node);
     if (this.announced.has(host) || !isReportableHostname(host)) return [];
@@ -58,6 +100,7 @@ export class GwdHostBook {
 
   /** A node left the coordinator (its removal succeeded): it must be pushed again if it comes back. */
   removed(hostname: string): void {
+    this.schedulable.delete(hostname);
     this.running.delete(hostname);
     this.announced.delete(hostname);
     this.pending.delete(hostname);

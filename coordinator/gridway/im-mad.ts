@@ -1,10 +1,10 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { systemClock, type Clock } from '../../shared/clock.js';
-import { NodeState } from '../../shared/gen/vonode/v1/coordinator.js';
+import { NodeState, type Host, type Node } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { Logger } from '../../shared/logger.js';
 import { RpcCallError } from '../../shared/rpc/grpc-call.js';
-import { GwdHostBook } from './gwd-host-book.js';
+import { GwdHostBook, type GwdPush } from './gwd-host-book.js';
 import { describeNode, hostAttributes, nodeAvailability, voFactsFromPolicy, type AttributeOptions } from './host-attributes.js';
 import { discoverSuccess, failureReply, finalizeSuccess, initSuccess, isReportableHostname, monitorSuccess, parseRequest, type ImAction, type RequestError } from './im-protocol.js';
 import { LineWriter } from './line-writer.js';
@@ -46,8 +46,10 @@ type Answer = { lines: string[]; after?: () => void };
  * silence); MONITOR replies only go to host ids gwd asked about; INIT is
  * answered SUCCESS at once without touching the coordinator (gwd exits on an
  * INIT FAILURE). After INIT the coordinator's events are followed and a node
- * that becomes running is pushed as an unsolicited `DISCOVER - SUCCESS
- * <node>`; a node gwd knows that is removed is reported with no free node.
+ * that becomes running is pushed: as an unsolicited `DISCOVER - SUCCESS
+ * <node>` to a gwd that has no id for its hostname, as an unsolicited
+ * MONITOR reply with its attributes to the id gwd gave it otherwise (and so
+ * when it leaves). The GW phase ends when gwd holds a free slot for the node.
  */
 export class ImMad {
   private stateValue: ImMadState = 'idle';
@@ -172,28 +174,90 @@ export class ImMad {
   }
 
   private async monitor(hid: string, hostname: string): Promise<Answer> {
+    // gwd's own id for this host: its later changes can be pushed to it (never to an id gwd did not give).
+    this.book.learn(hostname, hid);
     const t = this.options.requestTimeoutMs;
     const [nodes, hosts, policy] = await Promise.all([this.reader.listNodes(t), this.reader.listHosts(t), this.reader.policyText(t)]);
+    const line = this.monitorLine(hid, hostname, nodes, hosts, policy);
+    if (!line) return { lines: [failureReply('MONITOR', `${hostname} is not a vonode node of this site`, hid)] };
+    const node = nodes.find((n) => n.hostname === hostname);
+    if (node) this.book.asked(node);
+    return { lines: [line], after: () => this.reportSchedulable([hostname], nodes) };
+  }
+
+  /** gwd's MONITOR reply for a host: its node's attributes, or a removed node's (gwd keeps every host: no free node); undefined if never ours. */
+  private monitorLine(hid: string, hostname: string, nodes: readonly Node[], hosts: readonly Host[], policy: string): string | undefined {
     const vos = voFactsFromPolicy(policy);
     const node = nodes.find((n) => n.hostname === hostname);
     if (node) {
-      this.book.asked(node);
       const facts = hosts.find((h) => h.name === node.host)?.facts;
-      return { lines: [monitorSuccess(hid, hostAttributes(describeNode(node, nodeAvailability(node.state), vos, facts), this.options))] };
+      return monitorSuccess(hid, hostAttributes(describeNode(node, nodeAvailability(node.state), vos, facts), this.options));
     }
     const last = this.book.lastKnown(hostname);
-    if (!last) return { lines: [failureReply('MONITOR', `${hostname} is not a vonode node of this site`, hid)] };
-    // gwd keeps every host it was told about: a removed node stays, with no free node.
-    return { lines: [monitorSuccess(hid, hostAttributes(describeNode({ ...last, host: '' }, 'removed', vos), this.options))] };
+    return last && monitorSuccess(hid, hostAttributes(describeNode({ ...last, host: '' }, 'removed', vos), this.options));
   }
 
-  /** Tells gwd about nodes that became running (unsolicited DISCOVER lines); only after INIT. */
-  private push(hosts: string[]): void {
-    if (hosts.length === 0 || !this.initialized || this.stateValue !== 'running') return;
-    for (const line of discoverSuccess(hosts)) this.writer.write(line);
-    this.logger.info({ hosts, at: this.clock.nowMs() }, 'pushed to gwd');
-    // Ends these nodes' GW phase on the coordinator; best effort (the push itself is what gwd needs).
-    this.reader.reportShown(hosts, this.options.requestTimeoutMs).catch((e: unknown) => this.logger.debug({ err: String(e) }, 'could not report the push'));
+  /** Ends the GW phase of nodes gwd now holds free slots for (once per node incarnation); best effort. */
+  private reportSchedulable(hostnames: readonly string[], nodes: readonly Node[]): void {
+    const ready = hostnames.filter((h) => nodes.find((n) => n.hostname === h)?.state === NodeState.NODE_STATE_RUNNING && this.book.markSchedulable(h));
+    if (ready.length === 0) return;
+    this.reader.reportShown(ready, this.options.requestTimeoutMs, 'schedulable').catch((e: unknown) => this.logger.debug({ err: String(e) }, 'could not report schedulable nodes'));
+  }
+
+  /**
+   * Tells gwd about nodes that became running, or left (unsolicited replies;
+   * only after INIT): a DISCOVER line for a host gwd has not given us an id
+   * for (gwd monitors a new host on its next pass), a MONITOR reply with the
+   * current attributes for one it has (gwd applies it at once, where a
+   * DISCOVER of a known host would leave it waiting for its monitoring
+   * interval).
+   */
+  private push(hostnames: string[]): void {
+    if (hostnames.length === 0 || !this.initialized || this.stateValue !== 'running') return;
+    const pushes = this.book.pushesFor(hostnames);
+    const discover = pushes.filter((p) => p.kind === 'discover').map((p) => p.hostname);
+    if (discover.length) {
+      for (const line of discoverSuccess(discover)) this.writer.write(line);
+      this.logger.info({ hosts: discover, at: this.clock.nowMs() }, 'pushed DISCOVER to gwd');
+      this.reader.reportShown(discover, this.options.requestTimeoutMs, 'discover_pushed').catch((e: unknown) => this.logger.debug({ err: String(e) }, 'could not report the push'));
+    }
+    const monitors = pushes.filter((p): p is Extract<GwdPush, { kind: 'monitor' }> => p.kind === 'monitor');
+    if (monitors.length) void this.pushMonitors(monitors);
+  }
+
+  /**
+   * MONITOR replies gwd did not ask for, to ids gwd gave. gwd applies each
+   * with gw_host_update (gw_im_listener.c) and decrements its count of active
+   * IM queries, as for any reply (a DISCOVER push did the same). The count
+   * only gates how many MONITORs gwd sends at once (max_active_im_queries,
+   * in gw_host_pool_monitor_hosts); driven below zero it stops capping them,
+   * but gwd still asks each host at most once per monitoring interval, so its
+   * load on this MAD stays at most one MONITOR per host per interval. Pushes
+   * happen once per node state change (one line each), never periodically.
+   */
+  private async pushMonitors(pushes: ReadonlyArray<Extract<GwdPush, { kind: 'monitor' }>>): Promise<void> {
+    const t = this.options.requestTimeoutMs;
+    let read: [Node[], Host[], string];
+    try {
+      read = await Promise.all([this.reader.listNodes(t), this.reader.listHosts(t), this.reader.policyText(t)]);
+    } catch (e) {
+      // gwd monitors these hosts on its own schedule; only the early update is lost.
+      this.logger.warn({ hosts: pushes.map((p) => p.hostname), err: String(e) }, 'could not read the nodes to push their attributes to gwd');
+      return;
+    }
+    if (this.stateValue !== 'running') return;
+    const [nodes, hosts, policy] = read;
+    const shown: string[] = [];
+    for (const p of pushes) {
+      const line = this.monitorLine(p.hid, p.hostname, nodes, hosts, policy);
+      if (!line) continue;
+      this.writer.write(line);
+      shown.push(p.hostname);
+    }
+    if (shown.length === 0) return;
+    this.logger.info({ hosts: shown, at: this.clock.nowMs() }, 'pushed MONITOR to gwd');
+    this.reader.reportShown(shown, t, 'discover_pushed').catch((e: unknown) => this.logger.debug({ err: String(e) }, 'could not report the push'));
+    this.reportSchedulable(shown, nodes);
   }
 
   private end(end: ImMadEnd, detail?: string): void {

@@ -15,7 +15,8 @@ export interface SiteReader {
   /** Follows every site event until `signal` aborts or the stream breaks (then it throws). */
   watchEvents(signal: AbortSignal): AsyncIterable<CoordinatorEvent>;
   /** Tells the coordinator gwd has been told about these nodes (ends their GW phase). Rejects like listNodes. */
-  reportShown(hostnames: readonly string[], timeoutMs: number): Promise<void>;
+  /** Tells the coordinator gwd was told of these nodes (`discover_pushed`) or can schedule on them (`schedulable`, ends GW). */
+  reportShown(hostnames: readonly string[], timeoutMs: number, moment?: 'schedulable' | 'discover_pushed'): Promise<void>;
   /** Closes the connection. */
   close(): void;
 }
@@ -63,9 +64,9 @@ export class CoordinatorSiteReader implements SiteReader {
   }
 
   /** ReportVisibility (GW) with a deadline, at the leader. Throws CoordinatorCallError. */
-  async reportShown(hostnames: readonly string[], timeoutMs: number): Promise<void> {
+  async reportShown(hostnames: readonly string[], timeoutMs: number, moment: 'schedulable' | 'discover_pushed' = 'schedulable'): Promise<void> {
     const reporter = `vonode-gw-im-mad@${hostname()}`;
-    await this.client.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [...hostnames], reporter }, timeoutMs);
+    await this.client.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [...hostnames], reporter, moment }, timeoutMs);
   }
 
   /** Closes the channels. */

@@ -126,7 +126,7 @@ export class GwdHarness {
   async waitForPush(hostname: string, timeoutMs: number, sinceMs = 0): Promise<ReceivedLine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.pushes.find((p) => p.atMs >= sinceMs && p.reply.info.split(' ').includes(hostname));
+      const found = this.pushes.find((p) => p.atMs >= sinceMs && this.pushNames(p, hostname));
       if (found) return found;
       if (this.violations.length) throw new Error(this.report());
       if (Date.now() > deadline) throw new Error(`no DISCOVER push of ${hostname} within ${timeoutMs} ms\n${this.report()}`);
@@ -135,6 +135,12 @@ export class GwdHarness {
         this.pushWaiters.push(() => (clearTimeout(t), r()));
       });
     }
+  }
+
+  /** Whether a push (a DISCOVER listing it, or a MONITOR reply to its id) is about `hostname`. */
+  private pushNames(p: ReceivedLine, hostname: string): boolean {
+    if (p.reply.action === 'MONITOR') return this.hosts.get(hostname) === Number(p.reply.hid);
+    return p.reply.info.split(' ').includes(hostname);
   }
 
   /** Throws (failing the test) if the MAD broke the protocol at any point. */
@@ -193,8 +199,9 @@ export class GwdHarness {
     const i = this.outstanding.findIndex((o) => o.action === reply.action && o.hid === reply.hid);
     if (reply.action === 'DISCOVER' && reply.result === 'SUCCESS' && reply.info) for (const h of reply.info.split(' ')) this.hidOf(h);
     if (i < 0) {
-      if (reply.action !== 'DISCOVER') return this.violate(`unsolicited ${reply.action} reply "${line.slice(0, 80)}" (nothing asked)`);
-      if (reply.result !== 'SUCCESS') return this.violate(`unsolicited DISCOVER FAILURE "${line.slice(0, 80)}"`);
+      // gwd applies unsolicited DISCOVER and MONITOR replies (gw_im_listener.c); a MONITOR to an id it has (checked above).
+      if (reply.action !== 'DISCOVER' && reply.action !== 'MONITOR') return this.violate(`unsolicited ${reply.action} reply "${line.slice(0, 80)}" (nothing asked)`);
+      if (reply.result !== 'SUCCESS') return this.violate(`unsolicited ${reply.action} FAILURE "${line.slice(0, 80)}"`);
       this.pushes.push(received);
       for (const w of this.pushWaiters.splice(0)) w();
       return;

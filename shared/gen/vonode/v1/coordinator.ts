@@ -219,6 +219,12 @@ export interface ReportVisibilityRequest {
   hostnames: string[];
   /** e.g. vonode-gw-im-mad@frontend */
   reporter: string;
+  /**
+   * What the reporter saw (GW): "schedulable" (default when empty: the grid service holds attributes
+   * with free slots for the node: the phase ends) or "discover_pushed" (it was told the node exists:
+   * recorded as a detail of the phase, which goes on until the node is schedulable).
+   */
+  moment: string;
 }
 
 export interface ReportVisibilityResponse {
@@ -479,7 +485,7 @@ export interface WatchEventsRequest {
 }
 
 function createBaseReportVisibilityRequest(): ReportVisibilityRequest {
-  return { phase: 0, hostnames: [], reporter: "" };
+  return { phase: 0, hostnames: [], reporter: "", moment: "" };
 }
 
 export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
@@ -492,6 +498,9 @@ export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
     }
     if (message.reporter !== "") {
       writer.uint32(26).string(message.reporter);
+    }
+    if (message.moment !== "") {
+      writer.uint32(34).string(message.moment);
     }
     return writer;
   },
@@ -533,6 +542,14 @@ export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
             message.reporter = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.moment = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -552,6 +569,7 @@ export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
         ? object.hostnames.map((e: any) => globalThis.String(e))
         : [],
       reporter: isSet(object.reporter) ? globalThis.String(object.reporter) : "",
+      moment: isSet(object.moment) ? globalThis.String(object.moment) : "",
     };
   },
 
@@ -566,6 +584,9 @@ export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
     if (message.reporter !== "") {
       obj.reporter = message.reporter;
     }
+    if (message.moment !== "") {
+      obj.moment = message.moment;
+    }
     return obj;
   },
 
@@ -577,6 +598,7 @@ export const ReportVisibilityRequest: MessageFns<ReportVisibilityRequest> = {
     message.phase = object.phase ?? 0;
     message.hostnames = object.hostnames?.map((e) => e) || [];
     message.reporter = object.reporter ?? "";
+    message.moment = object.moment ?? "";
     return message;
   },
 };

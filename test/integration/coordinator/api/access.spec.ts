@@ -93,7 +93,7 @@ describe('coordinator and agents: certificate roles (real mTLS)', function () {
 
   it("GridWay's certificate reports visibility and reads; readers and the BDII provider cannot report", async () => {
     const report = (c: CoordinatorClient): Promise<unknown> =>
-      new Promise((resolve, reject) => c.raw.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [], reporter: 'test' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
+      new Promise((resolve, reject) => c.raw.reportVisibility({ phase: Phase.PHASE_GW, hostnames: [], reporter: 'test', moment: '' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
     await report(as('gridway'));
     expect((await as('gridway').listNodes()).nodes).to.be.an('array');
     expect((await as('infosys').status()).site).to.equal('test-site');

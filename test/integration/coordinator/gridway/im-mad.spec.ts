@@ -79,19 +79,23 @@ describe('vonode-gw-im-mad with a real coordinator and agents (gwd harness)', fu
     expect((await gwd.discover()).line).to.equal('DISCOVER - SUCCESS');
   });
 
-  it('pushes an unsolicited DISCOVER - SUCCESS <node> when a node is deployed', async () => {
+  it('pushes an unsolicited DISCOVER - SUCCESS <node> when a node is deployed; GW ends when gwd holds its free slots', async () => {
     const since = performance.now();
-    const deployed = await deployOne(client, 'bio');
-    node = deployed.node;
-    const push = await gwd.waitForPush(node, 10_000, since);
+    const deploying = deployOne(client, 'bio');
+    const push = await gwd.waitForPush('vwn-001', 20_000, since);
+    node = 'vwn-001';
     expect(push.line).to.equal(`DISCOVER - SUCCESS ${node}`);
     expect(gwd.hosts.has(node), 'gwd added it to its host pool').to.equal(true);
-    // GW: from the node's SR end (here: its lease, no batch system) to the MAD's report that gwd was told.
+    // A new host: gwd MONITORs it on its next IM pass; that answer (free slots) ends GW.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(attributes(await gwd.monitor(node))).to.include({ 'QUEUE_FREENODECOUNT[0]': 1 });
+    const deployed = await deploying;
+    expect(deployed.node).to.equal(node);
     const { operations } = await client.timings(0);
     const gw = operations.find((o) => o.operation?.node === node)?.phases.find((p) => p.phase === Phase.PHASE_GW);
     expect(gw, 'the GW phase ended with the MAD\'s report').to.not.equal(undefined);
-    expect(push.atMs).to.be.below(deployed.seenAtMs, 'the push came before the deployment ended (it ends with GW)');
-    console.log(`      GW (node up -> gwd told, reported by the MAD): ${gw!.durationMs.toFixed(1)} ms`);
+    expect(gw!.durationMs, 'GW lasted until the MONITOR answer, past the push').to.be.at.least(250);
+    console.log(`      GW (node up -> gwd holds its free slots): ${gw!.durationMs.toFixed(1)} ms`);
   });
 
   it('answers MONITOR of the node with valid attributes: LRMS_NAME, QUEUE_NAME[0], one free node', async () => {
@@ -133,6 +137,23 @@ describe('vonode-gw-im-mad with a real coordinator and agents (gwd harness)', fu
     expect((await gwd.discover()).line, 'no running node').to.equal('DISCOVER - SUCCESS');
   });
 
+  it('pushes the attributes of a redeployed (reused) hostname to the id gwd gave it, at once: no wait for the monitoring interval', async () => {
+    const since = performance.now();
+    const deploying = deployOne(client, 'bio');
+    const push = await gwd.waitForPush(node, 20_000, since);
+    expect(push.reply).to.include({ action: 'MONITOR', hid: String(gwd.hidOf(node)), result: 'SUCCESS' });
+    expect(attributes(push)).to.include({ HOSTNAME: node, 'QUEUE_FREENODECOUNT[0]': 1, 'QUEUE_STATUS[0]': 'Production' });
+    const deployed = await deploying;
+    expect(deployed.node).to.equal(node);
+    const op = (await client.timings(0)).operations.filter((o) => o.operation?.node === node).at(-1);
+    expect(op?.phases.find((p) => p.phase === Phase.PHASE_GW), 'GW ended at the pushed MONITOR').to.not.equal(undefined);
+    // And its removal is pushed the same way: no free node, at once.
+    const leaving = performance.now();
+    for await (const _ of client.removeNode(node)) void _;
+    const gone = await gwd.waitForPush(node, 10_000, leaving);
+    expect(attributes(gone)).to.include({ 'QUEUE_FREENODECOUNT[0]': 0 });
+  });
+
   it('answers FAILURE (never silence) while the coordinator is down, and succeeds and pushes again once it is back', async () => {
     await site.kill(site.coordinatorProc);
     const d = await gwd.discover();
@@ -146,7 +167,8 @@ describe('vonode-gw-im-mad with a real coordinator and agents (gwd harness)', fu
     const since = performance.now();
     const again = await deployOne(client, 'fusion');
     const push = await gwd.waitForPush(again.node, 15_000, since);
-    expect(push.line).to.equal(`DISCOVER - SUCCESS ${again.node}`);
+    // A pool hostname gwd already has an id for: its attributes are pushed to that id.
+    expect(push.line).to.match(gwd.hosts.has(again.node) ? new RegExp(`^MONITOR ${gwd.hidOf(again.node)} SUCCESS `) : new RegExp(`^DISCOVER - SUCCESS ${again.node}$`));
     const gw = (await client.timings(0)).operations.find((o) => o.operation?.node === again.node)?.phases.find((p) => p.phase === Phase.PHASE_GW);
     console.log(`      GW after the coordinator restart (${again.node}): ${gw ? `${gw.durationMs.toFixed(1)} ms` : 'not reported'}`);
     expect(attributes(await gwd.monitor(again.node))).to.include({ LRMS_NAME: 'vonode:fusion', 'QUEUE_NAME[0]': 'fusion.q', 'QUEUE_FREENODECOUNT[0]': 1 });

@@ -75,7 +75,7 @@ describe('coordinator/api/CoordinatorService request bounds', () => {
   it('ReportVisibility: at most 10000 hostnames and a reporter of at most 256 characters, each refusal naming its field', async () => {
     const { svc, reached } = service();
     const call = (req: Partial<ReportVisibilityRequest>) =>
-      unaryError<ReportVisibilityRequest, ReportVisibilityResponse>(svc.reportVisibility, { phase: 0, hostnames: [], reporter: 'mad', ...req });
+      unaryError<ReportVisibilityRequest, ReportVisibilityResponse>(svc.reportVisibility, { phase: 0, hostnames: [], reporter: 'mad', moment: '', ...req });
     expect(await call({ hostnames: ['vwn-001'] })).to.equal(null);
     const many = await call({ hostnames: Array.from({ length: 10_001 }, () => 'vwn-001') });
     expect([many?.code, many?.details]).to.deep.equal([status.INVALID_ARGUMENT, 'invalid hostnames: has 10001 entries; report at most 10000 per call']);

@@ -46,6 +46,39 @@ describe('coordinator/gridway/GwdHostBook (what to push to gwd)', () => {
     expect(book.lastKnown('vwn-100')).to.equal(undefined);
   });
 
+  it('pushes to the id gwd gave a host (MONITOR), a DISCOVER only where gwd gave none; never an id it did not give', () => {
+    const book = new GwdHostBook();
+    book.discovered([]);
+    expect(book.observe(n('vwn-001'))).to.deep.equal(['vwn-001']);
+    expect(book.pushesFor(['vwn-001']), 'no id yet').to.deep.equal([{ kind: 'discover', hostname: 'vwn-001' }]);
+    book.learn('vwn-001', '7');
+    expect(book.pushesFor(['vwn-001', 'vwn-002'])).to.deep.equal([{ kind: 'monitor', hostname: 'vwn-001', hid: '7' }, { kind: 'discover', hostname: 'vwn-002' }]);
+  });
+
+  it('a host gwd has an id for is pushed when its node leaves (no free node at once), and again when the name is reused', () => {
+    const book = new GwdHostBook();
+    book.discovered([n('vwn-001')]);
+    expect(book.observe(n('vwn-001', DRAINING)), 'no id: gwd learns on its own schedule').to.deep.equal([]);
+    book.observe(n('vwn-001'));
+    book.learn('vwn-001', '0');
+    expect(book.observe(n('vwn-001', DRAINING)), 'leaving, id known').to.deep.equal(['vwn-001']);
+    book.removed('vwn-001');
+    expect(book.observe(n('vwn-001', DEPLOYING))).to.deep.equal([]);
+    expect(book.observe(n('vwn-001'))).to.deep.equal(['vwn-001']);
+    expect(book.pushesFor(['vwn-001'])).to.deep.equal([{ kind: 'monitor', hostname: 'vwn-001', hid: '0' }]);
+  });
+
+  it('reports a node schedulable once per incarnation', () => {
+    const book = new GwdHostBook();
+    book.discovered([n('vwn-001')]);
+    expect(book.markSchedulable('vwn-001')).to.equal(true);
+    expect(book.markSchedulable('vwn-001')).to.equal(false);
+    book.observe(n('vwn-001', DRAINING));
+    book.removed('vwn-001');
+    book.observe(n('vwn-001'));
+    expect(book.markSchedulable('vwn-001'), 'the name deployed again').to.equal(true);
+  });
+
   it('never pushes a name gwd cannot take', () => {
     const book = new GwdHostBook();
     book.discovered([]);

@@ -95,7 +95,7 @@ describe('shared/rpc/FollowingCoordinatorClient (real gRPC on loopback)', functi
 
   it('follows a named leader that is not in its list, even from a single address', async () => {
     const c = follow([standby.address]);
-    await c.reportVisibility({ phase: 7, hostnames: ['vwn-001'], reporter: 'test' });
+    await c.reportVisibility({ phase: 7, hostnames: ['vwn-001'], reporter: 'test', moment: '' });
     expect(c.known).to.deep.equal([standby.address, leader.address]);
     expect(methods(leader)).to.deep.equal(['ReportVisibility']);
   });
