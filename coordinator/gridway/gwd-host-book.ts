@@ -47,9 +47,21 @@ export class GwdHostBook {
     return true;
   }
 
-  /** gwd asked MONITOR `hid` for `hostname`: from now on its changes can be pushed to that id. */
-  learn(hostname: string, hid: string): void {
+  /** gwd asked MONITOR `hid` for `hostname`: from now on its changes can be pushed to that id. Returns true if it is new. */
+  learn(hostname: string, hid: string): boolean {
+    if (this.hids.get(hostname) === hid) return false;
     this.hids.set(hostname, hid);
+    return true;
+  }
+
+  /** Ids gwd gave in an earlier session of this MAD (same gwd process): known again. */
+  remember(ids: ReadonlyMap<string, string>): void {
+    for (const [hostname, hid] of ids) this.hids.set(hostname, hid);
+  }
+
+  /** Every id gwd gave, by hostname. */
+  ids(): ReadonlyMap<string, string> {
+    return this.hids;
   }
 
   /** gwd's id of a host, if gwd told us. */

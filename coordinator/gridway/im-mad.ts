@@ -17,6 +17,8 @@ export interface ImMadOptions extends AttributeOptions {
   requestTimeoutMs: number;
   /** Reconnection timing of the event stream that drives pushes. */
   watch: NodeWatchOptions;
+  /** gwd's host ids kept across restarts of this MAD by the same gwd (absent: kept in memory only). */
+  idMemory?: { load(): Map<string, string>; save(ids: ReadonlyMap<string, string>): boolean };
 }
 
 /** The session's streams: gwd's requests in, replies out (stdin/stdout in production, pipes in tests). */
@@ -70,6 +72,7 @@ export class ImMad {
     private readonly clock: Clock = systemClock,
   ) {
     this.ended = new Promise((resolve) => (this.finish = resolve));
+    this.book.remember(options.idMemory?.load() ?? new Map());
     this.writer = new LineWriter(io.output, (err) => this.end('output-closed', err?.message));
     this.watch = new NodeWatch(reader, {
       resync: (nodes) => this.push(this.book.resync(nodes)),
@@ -175,7 +178,7 @@ export class ImMad {
 
   private async monitor(hid: string, hostname: string): Promise<Answer> {
     // gwd's own id for this host: its later changes can be pushed to it (never to an id gwd did not give).
-    this.book.learn(hostname, hid);
+    if (this.book.learn(hostname, hid)) this.options.idMemory?.save(this.book.ids());
     const t = this.options.requestTimeoutMs;
     const [nodes, hosts, policy] = await Promise.all([this.reader.listNodes(t), this.reader.listHosts(t), this.reader.policyText(t)]);
     const line = this.monitorLine(hid, hostname, nodes, hosts, policy);

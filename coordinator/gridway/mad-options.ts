@@ -3,7 +3,7 @@ import { resolveConnection, type Connection } from '../cli/connection.js';
 import { UsageError } from '../cli/errors.js';
 
 /** The MAD's command line, as an operator writes it in gwd.conf's IM_MAD args field. */
-export const MAD_USAGE = `usage: vonode-gw-im-mad [-c HOST:PORT[,HOST:PORT...]] [--ca F --cert F --key F | --insecure] [--lrms TYPE] [--cpu-mhz N] [--timeout S]
+export const MAD_USAGE = `usage: vonode-gw-im-mad [-c HOST:PORT[,HOST:PORT...]] [--ca F --cert F --key F | --insecure] [--lrms TYPE] [--cpu-mhz N] [--timeout S] [--ids-file F]
 
   -c, --coordinator HOST:PORT  coordinator address, or every coordinator of an HA site separated by
                                commas, no blanks (default $VONODE_COORDINATOR, else 127.0.0.1:7080)
@@ -12,6 +12,8 @@ export const MAD_USAGE = `usage: vonode-gw-im-mad [-c HOST:PORT[,HOST:PORT...]] 
   --lrms TYPE                  LRMS_TYPE reported for every node (default sge)
   --cpu-mhz N                  CPU_MHZ reported for every node (default 0: unknown)
   --timeout S                  seconds a request may wait for the coordinator before FAILURE (default 5)
+  --ids-file F                 keep gwd's host ids in F (absolute path) for a restart of this MAD by
+                               the same gwd process (used only if F names that gwd); default: none
 
 gwd passes the whole IM_MAD args field as ONE argument; it is split on blanks here.
 In gwd.conf a ':' inside the args must be written '\\:' (gwd splits the line on ':'), e.g.
@@ -27,6 +29,8 @@ export interface MadOptions {
   cpuMhz: number;
   /** Deadline of a request's coordinator calls, in ms (default 5000). */
   requestTimeoutMs: number;
+  /** gwd's host ids, kept for a restart of this MAD by the same gwd ('' = in memory only). */
+  idsFile: string;
 }
 
 /** What the command line asks for: run with options, or print the usage. */
@@ -64,6 +68,7 @@ export function parseMadArgs(words: readonly string[], env: Readonly<Record<stri
         lrms: { type: 'string', default: 'sge' },
         'cpu-mhz': { type: 'string', default: '0' },
         timeout: { type: 'string', default: String(DEFAULT_TIMEOUT_S) },
+        'ids-file': { type: 'string', default: '' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -89,5 +94,6 @@ export function parseMadArgs(words: readonly string[], env: Readonly<Record<stri
     },
     env,
   );
-  return { help: false, options: { connection, lrmsType: values.lrms, cpuMhz, requestTimeoutMs: connection.timeoutMs } };
+  if (values['ids-file'] && !/^\/[A-Za-z0-9._/+@-]+$/.test(values['ids-file'])) throw new UsageError(`--ids-file "${values['ids-file']}": use an absolute path of [A-Za-z0-9._/+@-]`);
+  return { help: false, options: { connection, lrmsType: values.lrms, cpuMhz, requestTimeoutMs: connection.timeoutMs, idsFile: values['ids-file'] } };
 }

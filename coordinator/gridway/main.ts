@@ -6,6 +6,7 @@ import { isUsageError } from '../cli/errors.js';
 import { ImMad } from './im-mad.js';
 import { failureReply } from './im-protocol.js';
 import { MAD_USAGE, parseMadArgs, splitGwdArgs, type MadCommand } from './mad-options.js';
+import { GwdIdMemory, parentGwd } from './gwd-id-memory.js';
 import { NODE_WATCH_DEFAULTS } from './node-watch.js';
 import { CoordinatorSiteReader } from './site-reader.js';
 
@@ -46,6 +47,8 @@ async function main(): Promise<number> {
     cpuMhz: options.cpuMhz,
     requestTimeoutMs: options.requestTimeoutMs,
     watch: { ...NODE_WATCH_DEFAULTS, listTimeoutMs: options.requestTimeoutMs },
+    // Valid only for the gwd that runs this MAD now (gwd reloads a MAD that died and keeps its ids).
+    ...(options.idsFile ? { idMemory: new GwdIdMemory(options.idsFile, parentGwd()) } : {}),
   });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
