@@ -25,12 +25,11 @@ export type PolicyFollower = (text: string) => void;
 export type LeaderLookup = () => string;
 
 /** A standby's backend: history from etcd, every write refused (the guard refuses first; this is the backstop). */
-class ReadOnlyEtcdBackend implements StoreBackend {
+class ReadOnlyEtcdBackend extends EtcdHistory implements StoreBackend {
   readonly kind = 'etcd';
-  private readonly history: EtcdHistory;
 
   constructor(ns: Namespace, private readonly leader: LeaderLookup) {
-    this.history = new EtcdHistory(ns);
+    super(ns);
   }
 
   write(_changes: readonly StoreChange[]): void {
@@ -39,18 +38,6 @@ class ReadOnlyEtcdBackend implements StoreBackend {
 
   durable(): Promise<void> {
     return Promise.resolve();
-  }
-
-  findOperation(id: string): Promise<OperationRecord | undefined> {
-    return this.history.findOperation(id);
-  }
-
-  recentOperations(limit: number): Promise<OperationRecord[]> {
-    return this.history.recentOperations(limit);
-  }
-
-  phases(operationId: string): Promise<PhaseRow[]> {
-    return this.history.phases(operationId);
   }
 
   close(): Promise<void> {

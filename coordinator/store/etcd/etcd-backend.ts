@@ -33,7 +33,7 @@ export async function readSnapshot(ns: Namespace): Promise<EtcdSnapshot> {
 
 /** History reads, the same for the leader's backend and a standby's view. */
 export class EtcdHistory {
-  constructor(private readonly ns: Namespace) {}
+  constructor(protected readonly ns: Namespace) {}
 
   async findOperation(id: string): Promise<OperationRecord | undefined> {
     const seq = await this.ns.get(KEYS.opId(id)).string();
@@ -76,15 +76,14 @@ export interface EtcdStoreOptions {
  * in order by EtcdCommits (fenced by the leader's term), history is read
  * from etcd.
  */
-export class EtcdBackend implements StoreBackend {
+export class EtcdBackend extends EtcdHistory implements StoreBackend {
   readonly kind = 'etcd';
-  private readonly history: EtcdHistory;
 
   constructor(
     private readonly commits: EtcdCommits,
     ns: Namespace,
   ) {
-    this.history = new EtcdHistory(ns);
+    super(ns);
   }
 
   write(changes: readonly StoreChange[]): void {
@@ -93,18 +92,6 @@ export class EtcdBackend implements StoreBackend {
 
   durable(): Promise<void> {
     return this.commits.durable();
-  }
-
-  findOperation(id: string): Promise<OperationRecord | undefined> {
-    return this.history.findOperation(id);
-  }
-
-  recentOperations(limit: number): Promise<OperationRecord[]> {
-    return this.history.recentOperations(limit);
-  }
-
-  phases(operationId: string): Promise<PhaseRow[]> {
-    return this.history.phases(operationId);
   }
 
   async close(): Promise<void> {
