@@ -62,6 +62,13 @@ export const DISPATCH_SLICE_MS = 5;
  * cost a write and two events per queued deployment per pass.
  */
 export const WAITING_REASONS_AT_HEAD = 20;
+/**
+ * How long a host with a failed deployment attempt is placed after every
+ * other idle host. Long enough that the deployments queued with the failed
+ * one go elsewhere; short enough that a host whose fault went away gets work
+ * again without an admin.
+ */
+export const FAILED_HOST_PENALTY_MS = 60_000;
 
 /** An operation running in this process. */
 interface LiveOperation {
@@ -86,6 +93,8 @@ export class OperationQueue implements QueueControl {
   private runner: AttemptStarter | undefined;
   private scheduled = false;
   private stopped = false;
+  /** When a deployment attempt last failed on each host (host-side causes only). */
+  private readonly lastFailureMs = new Map<string, number>();
 
   constructor(private readonly deps: OperationQueueDeps) {}
 
@@ -165,6 +174,10 @@ export class OperationQueue implements QueueControl {
   /** Stops dispatching new work (running attempts go on until they end). */
   stop(): void {
     this.stopped = true;
+  }
+
+  hostFailed(host: string): void {
+    this.lastFailureMs.set(host, this.deps.clock.nowMs());
   }
 
   /** True if the operation runs in this process now. */
@@ -322,6 +335,7 @@ export class OperationQueue implements QueueControl {
     }
     const hosts: PlacementHost[] = [];
     let idle = 0;
+    const now = this.deps.clock.nowMs();
     for (const h of this.deps.registry.values()) {
       const busy = this.slots.busy(h.name);
       const up = h.state === 'up';
@@ -334,6 +348,7 @@ export class OperationQueue implements QueueControl {
         pendingMemoryBytes: pending.get(h.name)?.memory ?? 0,
         pendingVcpus: pending.get(h.name)?.vcpus ?? 0,
         committedVcpus: vcpusByHost.get(h.name) ?? 0,
+        failedRecently: now - (this.lastFailureMs.get(h.name) ?? -Infinity) < FAILED_HOST_PENALTY_MS,
       });
     }
     return { hosts, byName: new Map(hosts.map((h) => [h.name, h])), idle, caching: new Map(), blocked: new Set(), linksFull: false };

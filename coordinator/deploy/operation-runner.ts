@@ -167,6 +167,8 @@ export class OperationRunner implements AttemptStarter {
     const { store, settings } = this.deps;
     const failure = classifyDeployFailure(op.vo, host, e);
     log.warn({ err: errorMessage(e), cause: failure.cause, retryable: failure.retryable }, 'deployment attempt failed; cleaning up on the host');
+    // Before the cleanup frees the host's slot: the next dispatch pass already prefers other hosts.
+    if (failure.cause === 'other') this.deps.queue.hostFailed(host);
     await this.cleanup(op, host, log);
     if (this.abort.signal.aborted) return; // shutting down: the restart's recovery decides
     if (!failure.retryable || op.attempt >= settings.maxAttempts) return this.giveUp(op, failure.reason, failure.cause);

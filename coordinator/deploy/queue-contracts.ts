@@ -28,4 +28,6 @@ export interface QueueControl {
   finished(opId: string): void;
   isLive(opId: string): boolean;
   submitOrphanRemoval(hostname: string, vo: string, host: string): OperationRecord;
+  /** A deployment attempt failed on `host` for a host-side cause: placement prefers other idle hosts for a while. */
+  hostFailed(host: string): void;
 }

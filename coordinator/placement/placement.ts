@@ -13,6 +13,8 @@ export interface PlacementHost {
   committedVcpus: number;
   /** True while a deployment holds the host's queue (one at a time per host). */
   busy: boolean;
+  /** A deployment attempt failed there lately (host-side cause): other idle hosts are tried first. */
+  failedRecently: boolean;
 }
 
 /** The VM to place. */
@@ -40,8 +42,12 @@ export function fits(h: PlacementHost, r: PlacementRequest): boolean {
 
 /**
  * Chooses a host for one VM: up, not excluded, fitting memory and CPU, and
- * not busy. Among those, hosts that already cache the appliance come first
- * (PT drops to ~0), then the one with the most free memory (spreads load).
+ * not busy. A host where an attempt failed lately is held back while any
+ * other fitting host is up (a host whose hypervisor just failed would fail
+ * the next VM too, costing it an attempt; the others free up at their next
+ * VMB end, so waiting is short); it is used when it is the only fitting one.
+ * Among the rest, hosts that already cache the appliance come first (PT
+ * drops to ~0), then the one with the most free memory (spreads load).
  * When every fitting host is busy the outcome says to wait, not to fail.
  */
 export function chooseHost(hosts: readonly PlacementHost[], r: PlacementRequest): PlacementOutcome {
@@ -50,16 +56,18 @@ export function chooseHost(hosts: readonly PlacementHost[], r: PlacementRequest)
     const reason = r.pinnedHost ? `host ${r.pinnedHost} is not up (or failed this deployment before)` : 'no agent is up (all hosts down or excluded after failures)';
     return { host: undefined, reason, waitForBusy: false };
   }
-  const fitting = candidates.filter((h) => fits(h, r));
+  const anyFitting = candidates.filter((h) => fits(h, r));
+  const healthy = anyFitting.filter((h) => !h.failedRecently);
+  const fitting = healthy.length > 0 ? healthy : anyFitting;
   if (fitting.length === 0) {
     return { host: undefined, reason: `no host has ${r.memoryMb} MiB and ${r.vcpus} vCPU free`, waitForBusy: candidates.some((h) => h.busy || h.pendingMemoryBytes > 0) };
   }
   // One pass for the best idle host (called for every queued deployment: no sort).
   let best: PlacementHost | undefined;
-  let bestScore: [number, number] = [Infinity, Infinity];
+  let bestScore: Score = [Infinity, Infinity];
   for (const h of fitting) {
     if (h.busy) continue;
-    const score: [number, number] = [h.cachedImages.includes(r.imageSha256) ? 0 : 1, -(h.memoryAvailableBytes - h.pendingMemoryBytes)];
+    const score: Score = [h.cachedImages.includes(r.imageSha256) ? 0 : 1, -(h.memoryAvailableBytes - h.pendingMemoryBytes)];
     if (score[0] < bestScore[0] || (score[0] === bestScore[0] && (score[1] < bestScore[1] || (score[1] === bestScore[1] && best !== undefined && h.name < best.name)))) {
       best = h;
       bestScore = score;
@@ -68,3 +76,6 @@ export function chooseHost(hosts: readonly PlacementHost[], r: PlacementRequest)
   if (!best) return { host: undefined, reason: 'every fitting host is busy with another deployment', waitForBusy: true };
   return { host: best.name };
 }
+
+/** Placement order of an idle host: lower is better, compared left to right. */
+type Score = [notCached: number, negativeFreeMemory: number];
