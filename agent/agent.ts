@@ -30,6 +30,8 @@ import { createAgentService } from './service/agent-service.js';
 import { readDomains, readHostFacts } from './service/host-report.js';
 import { CoordinatorTermFence } from './state/coordinator-term.js';
 import { DomainStore } from './state/domain-store.js';
+import { openTemplates } from './templates/open-templates.js';
+import type { TemplateManager } from './templates/template-manager.js';
 
 /** Lifecycle of the agent daemon. */
 export type AgentState = 'created' | 'starting' | 'serving' | 'stopping' | 'stopped';
@@ -59,6 +61,7 @@ export class Agent {
   private trust: SiteTrust | undefined;
   private dhcp: DhcpBackend | undefined;
   private driver: HypervisorDriver | undefined;
+  private templates: TemplateManager | undefined;
   private peer: PeerEndpoint | undefined;
   /** The registration/heartbeat link, when config.coordinator is set. */
   link: CoordinatorLink | undefined;
@@ -124,12 +127,16 @@ export class Agent {
     });
     this.driver = driver;
     const deps = { driver, dhcp, images, store, logger };
-    const deployer = new Deployer({
+    // The template manager builds when the deployer is idle; the deployer restores the manager's templates.
+    const late: { deployer?: Deployer } = {};
+    const templates = (this.templates = await openTemplates(config, driver, images, () => late.deployer?.idleForMs() ?? 0, clock, logger));
+    const deployer = (late.deployer = new Deployer({
       ...deps,
       facts,
       clock,
       settings: { stateDir: config.stateDir, vmrTimeoutMs: config.deploy.vmrTimeout, memoryReserveBytes: config.deploy.memoryReserve },
-    });
+      ...(templates ? { templates } : {}),
+    }));
     this.recovery = await recover(deps, deployer.instancesDir);
     const remover = new Remover({ ...deps, clock }, config.deploy.shutdownTimeout);
     const report = { facts, store, driver, cache, stateDir: config.stateDir, version: AGENT_VERSION, linkMbit, ...(peer ? { peer } : {}) };
@@ -169,6 +176,7 @@ export class Agent {
     await this.link?.shutdown();
     this.coordinator?.close();
     await this.server?.shutdown(graceMs);
+    await this.templates?.close();
     await this.peer?.close();
     await this.dhcp?.close();
     await this.driver?.close();

@@ -185,6 +185,25 @@ export const agentConfigSchema = z.strictObject({
       memoryReserve: sizeWithin(0, 1024 ** 4).default(256 * 1024 ** 2),
     })
     .default({ vmrTimeout: 180_000, shutdownTimeout: 30_000, memoryReserve: 256 * 1024 ** 2 }),
+  /**
+   * Snapshot templates (QEMU driver): each VO appliance shape this host
+   * deploys is booted once, in idle time, to its template point and saved;
+   * later deployments restore it (about a second instead of a boot). The
+   * other drivers always boot cold.
+   */
+  templates: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Where templates are kept (default <stateDir>/templates); about the guest's used memory each. */
+      dir: absPath.optional(),
+      /** Keep at most this many (least recently used go first). */
+      maxCount: intWithin(1, 1000).default(8),
+      /** A build starts after the host had no deployment for this long (and stops when one arrives). */
+      idleQuiet: durationWithin(0, HOUR).default(5000),
+      /** After a failed build, wait this long before trying the same shape again (doubling per failure). */
+      retryAfter: durationWithin(1000, 24 * HOUR).default(10 * 60_000),
+    })
+    .default({ enabled: true, maxCount: 8, idleQuiet: 5000, retryAfter: 10 * 60_000 }),
   /** Mutual TLS (also the client certificate towards the coordinator); without it the agent needs --insecure. */
   tls: tlsSchema.optional(),
   /** Register with a coordinator and heartbeat; absent: a standalone agent. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../../shared/clock.js';
@@ -8,6 +8,8 @@ import { SerialQueue } from '../../shared/async/serial-queue.js';
 import type { DhcpBackend, Lease } from '../dhcp/dhcp-backend.js';
 import type { HostFactsSource } from '../host/host-facts.js';
 import { domainNameFor, type DomainConfig, type HypervisorDriver } from '../hypervisor/hypervisor-driver.js';
+import { TemplateRestoreError, type GuestIdentity } from '../hypervisor/snapshot.js';
+import type { TemplateManager } from '../templates/template-manager.js';
 import type { DomainRecord, DomainStore } from '../state/domain-store.js';
 import { admitMemory } from './admission.js';
 import type { ImageStore } from './image-store.js';
@@ -32,6 +34,15 @@ export interface DeployerDeps {
   clock: Clock;
   logger: Logger;
   settings: DeployerSettings;
+  /** Snapshot templates (a driver with SnapshotSupport, templates enabled): deployments restore one when it exists. */
+  templates?: TemplateManager;
+}
+
+/** How VMB started the domain, for the VMB and VMR details. */
+interface StartOutcome {
+  restored: boolean;
+  /** The template restored, or why none was (cold boot). */
+  details: Record<string, string>;
 }
 
 /** One deployment request, validated. */
@@ -55,8 +66,17 @@ export class Deployer {
   // Admission reads every record and writes a new one: two deployments checked
   // at once would both find the IP (or MAC, hostname, memory) free.
   private readonly admission = new SerialQueue();
+  private inFlight = 0;
+  private lastActiveMs: number;
 
-  constructor(private readonly deps: DeployerDeps) {}
+  constructor(private readonly deps: DeployerDeps) {
+    this.lastActiveMs = deps.clock.monotonicMs();
+  }
+
+  /** Milliseconds since the last deployment ended (0 while one runs): templates are built in idle time. */
+  idleForMs(): number {
+    return this.inFlight > 0 ? 0 : this.deps.clock.monotonicMs() - this.lastActiveMs;
+  }
 
   /** Deployments waiting or running in the host queue. */
   get queueDepth(): number {
@@ -82,11 +102,18 @@ export class Deployer {
   async deploy(command: DeployCommand, sink: PhaseSink, signal?: AbortSignal): Promise<DomainRecord> {
     const { spec } = command;
     const operationId = command.operationId || randomUUID();
-    const phases = new PhaseRecorder(operationId, spec.hostname, this.deps.clock, sink);
-    phases.start('CR', { vo: spec.vo }, command.receivedAtMs);
-    const record = await this.admission.run(() => this.admit(operationId, spec));
-    phases.end('CR', { domain: record.domainName });
-    return this.run(record, phases, this.deps.clock.monotonicMs(), command.allowParallel ?? false, signal);
+    this.inFlight++;
+    this.deps.templates?.deploymentStarting();
+    try {
+      const phases = new PhaseRecorder(operationId, spec.hostname, this.deps.clock, sink);
+      phases.start('CR', { vo: spec.vo }, command.receivedAtMs);
+      const record = await this.admission.run(() => this.admit(operationId, spec));
+      phases.end('CR', { domain: record.domainName });
+      return await this.run(record, phases, this.deps.clock.monotonicMs(), command.allowParallel ?? false, signal);
+    } finally {
+      this.inFlight--;
+      this.lastActiveMs = this.deps.clock.monotonicMs();
+    }
   }
 
   /** Runs inside `admission`: nothing else reads or adds records meanwhile. */
@@ -127,9 +154,9 @@ export class Deployer {
     const log = logger.child({ hostname: record.hostname, operationId: record.operationId });
     const state = { acquired: false };
     try {
-      const hostWork = (): Promise<{ lease: Promise<Lease> }> => this.hostWork(record, phases, queuedAt, state, signal);
-      const { lease } = await (allowParallel ? hostWork() : this.queue.run(hostWork));
-      const got = await phases.phase('VMR', () => lease, (l) => ({ ip: l.ip }));
+      const hostWork = (): Promise<{ lease: Promise<Lease>; restored: boolean }> => this.hostWork(record, phases, queuedAt, state, signal);
+      const { lease, restored } = await (allowParallel ? hostWork() : this.queue.run(hostWork));
+      const got = await phases.phase('VMR', () => lease, (l) => ({ ip: l.ip, restored: String(restored) }));
       const running: DomainRecord = { ...record, status: 'running', leasedIp: got.ip };
       await store.put(running);
       log.info({ leasedIp: got.ip }, 'domain deployed');
@@ -144,7 +171,13 @@ export class Deployer {
   }
 
   /** PT, DA, VMB; resolves with the armed wait for the guest's lease (wrapped, so awaiting this does not await the lease). */
-  private async hostWork(record: DomainRecord, phases: PhaseRecorder, queuedAt: number, state: { acquired: boolean }, signal?: AbortSignal): Promise<{ lease: Promise<Lease> }> {
+  private async hostWork(
+    record: DomainRecord,
+    phases: PhaseRecorder,
+    queuedAt: number,
+    state: { acquired: boolean },
+    signal?: AbortSignal,
+  ): Promise<{ lease: Promise<Lease>; restored: boolean }> {
     const { images, dhcp, driver, settings } = this.deps;
     const { spec } = record;
     signal?.throwIfAborted();
@@ -174,8 +207,45 @@ export class Deployer {
       ...(boot.initrdPath ? { initrdPath: boot.initrdPath } : {}),
       ...(spec.cmdline ? { cmdline: spec.cmdline } : {}),
     };
-    await phases.phase('VMB', () => driver.start(config, signal), () => ({ driver: driver.kind, domain: record.domainName }));
-    return { lease };
+    const started = await phases.phase('VMB', () => this.startDomain(config, spec, signal), (o) => ({ driver: driver.kind, domain: record.domainName, restored: String(o.restored), ...o.details }));
+    return { lease, restored: started.restored };
+  }
+
+  /**
+   * Restores the appliance's snapshot template when there is one, else (or
+   * when the restore fails: the failed domain is gone by then) boots cold and
+   * asks for a template to be built in idle time.
+   */
+  private async startDomain(config: DomainConfig, spec: VmSpec, signal?: AbortSignal): Promise<StartOutcome> {
+    const { driver, templates, logger } = this.deps;
+    if (!templates || !driver.snapshots) {
+      await driver.start(config, signal);
+      return { restored: false, details: {} };
+    }
+    const lookup = await templates.find(spec);
+    let coldBecause = lookup.found ? '' : lookup.detail;
+    if (lookup.found) {
+      const { record, files } = lookup.found;
+      try {
+        const took = await driver.snapshots.restore({ ...config, cmdline: record.shape.cmdline }, { files, stateSha256: record.stateSha256 }, this.identityOf(spec), signal);
+        const ms = (n: number): string => n.toFixed(0);
+        return { restored: true, details: { template: record.key, restore_launch_ms: ms(took.launchMs), restore_load_ms: ms(took.loadMs), restore_identity_ms: ms(took.identityMs) } };
+      } catch (e) {
+        if (!(e instanceof TemplateRestoreError)) throw e;
+        signal?.throwIfAborted();
+        coldBecause = `restore of template ${record.key} failed: ${e.message}`;
+        logger.warn({ hostname: spec.hostname, template: record.key, err: e.message }, 'restore failed; booting cold');
+        if (e.stateBad) await templates.invalidate(record.key, e.message);
+      }
+    }
+    await driver.start(config, signal);
+    void templates.want(spec).catch((e: unknown) => logger.warn({ err: e }, 'could not ask for a template'));
+    return { restored: false, details: { cold_boot_reason: coldBecause } };
+  }
+
+  /** The identity a restored guest takes: its pool triple, the host's clock, fresh randomness. */
+  private identityOf(spec: VmSpec): GuestIdentity {
+    return { hostname: spec.hostname, mac: spec.mac, ip: spec.ip, unixTimeS: this.deps.clock.nowMs() / 1000, seedHex: randomBytes(32).toString('hex') };
   }
 }
 

@@ -1,3 +1,5 @@
+import type { SnapshotSupport } from './snapshot.js';
+
 /** Lifecycle state of a domain as the hypervisor reports it. */
 export type DomainRunState = 'running' | 'paused' | 'shutdown' | 'crashed' | 'defined';
 
@@ -39,6 +41,8 @@ export interface DomainConfig {
  */
 export interface HypervisorDriver {
   readonly kind: 'qemu' | 'libvirt' | 'xen' | 'simulated';
+  /** Snapshot templates (save once, restore many); absent where the driver has none: every deployment boots cold. */
+  readonly snapshots?: SnapshotSupport;
   /** Creates and starts the domain; resolves once the hypervisor reports it running. Throws if it cannot. */
   start(config: DomainConfig, signal?: AbortSignal): Promise<void>;
   /** Asks the guest to power off; resolves true if it stopped within timeoutMs, false otherwise (still running). */

@@ -104,7 +104,7 @@ add_mod() {
   for d in ${deps//,/ }; do add_mod "$d"; done
   cp "$file" "$tree/lib/modules/"; order+=("$name")
 }
-for m in virtio_pci virtio_net virtio_blk button evdev; do add_mod "$m"; done
+for m in virtio_pci virtio_net virtio_blk virtio_console button evdev; do add_mod "$m"; done
 printf '%s\n' "${order[@]}" > "$tree/etc/modules.order"
 
 cat > "$tree/usr/share/udhcpc/default.script" <<'SCRIPT'
@@ -136,6 +136,59 @@ poweroff -f
 POWEROFF
 chmod +x "$tree/etc/acpi/PWRF/00000080"
 
+# Snapshot templates (vonode.template=1 on the kernel command line): the agent
+# saves the guest's memory here, before any network traffic, DHCP or batch
+# daemon, and every restore continues from this point with its own identity.
+mkdir -p "$tree/etc/vonode"
+cat > "$tree/etc/vonode/await-identity.sh" <<'IDENTITY'
+#!/bin/sh
+# Template point: say "ready" on the virtio-serial port org.vonode.identity,
+# then wait for one line "identity hostname=H mac=M ip=I time=EPOCH seed=HEX"
+# from the agent (after a restore), and take it: the clock, fresh randomness
+# (every copy restores the same kernel RNG state), the pool MAC on eth0 (the
+# restored NIC still has the template's, and eth0 stays down until it changes,
+# so two copies never share a MAC on the wire), and the hostname.
+port=; i=0
+while [ -z "$port" ] && [ $i -lt 100 ]; do
+  for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name" 2>/dev/null)" = org.vonode.identity ] && port=/dev/${p##*/}; done
+  [ -n "$port" ] || { sleep 0.05; i=$((i+1)); }
+done
+[ -n "$port" ] || { echo "VONODE-TEMPLATE-NO-PORT" > /dev/console; exit 1; }
+exec 3<>"$port"
+read up _ < /proc/uptime
+echo "VONODE-TEMPLATE-WAITING uptime=$up" > /dev/console
+echo ready >&3
+line=
+while :; do
+  # EOF while no host end is connected: poll; a connected, silent host end blocks the read.
+  read -r line <&3 || { [ -z "$line" ] && sleep 0.02; }
+  case $line in "identity "*) break ;; esac
+  line=
+done
+# Restored: TCG translates every code path afresh here, so this step forks as little as it can
+# (one fork before the acknowledgement; builtins and /proc writes for the rest).
+h=; mac=; t=; seed=
+for w in $line; do
+  case $w in
+    hostname=*) h=${w#hostname=} ;;
+    mac=*) mac=${w#mac=} ;;
+    time=*) t=${w#time=} ;;
+    seed=*) seed=${w#seed=} ;;
+  esac
+done
+case $mac in [0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]:[0-9a-f][0-9a-f]) ;; *) echo "VONODE-TEMPLATE-BAD-IDENTITY $line" > /dev/console; echo "error bad mac" >&3; exit 1 ;; esac
+[ -n "$seed" ] && echo "$seed" > /dev/urandom
+ip link set eth0 address "$mac" || { echo "error mac" >&3; exit 1; }
+if [ -n "$h" ]; then echo "$h" > /proc/sys/kernel/hostname; echo "$h" > /run/vonode-hostname; fi
+echo ok >&3
+exec 3>&-
+[ -n "$t" ] && date -s "@$t" >/dev/null 2>&1
+read up _ < /proc/uptime
+echo "VONODE-TEMPLATE-RESTORED hostname=$h mac=$mac uptime=$up" > /dev/console
+exit 0
+IDENTITY
+chmod +x "$tree/etc/vonode/await-identity.sh"
+
 cat > "$tree/init" <<'INIT'
 #!/bin/sh
 # vonode test appliance: modules, DHCP, VO marker, readiness line, then wait.
@@ -145,6 +198,7 @@ for m in $(cat /etc/modules.order); do insmod /lib/modules/$m.ko; done
 acpid -d -c /etc/acpi >/dev/null 2>&1 &
 ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+if grep -qw vonode.template=1 /proc/cmdline; then /etc/vonode/await-identity.sh || { echo "VONODE-TEMPLATE-FAILED" > /dev/console; poweroff -f; }; fi
 ip link set eth0 up
 # Keep asking until a lease comes: on a loaded host (six TCG guests on two cores) 20 one-second tries
 # could all expire before an answer, and a guest that gave up would never lease (the agent's VMR

@@ -120,6 +120,8 @@ master=$(arg vonode.sge_master); master_ip=$(arg vonode.sge_master_ip)
 cell=$(arg vonode.sge_cell); cell=${cell:-default}
 root=$(arg vonode.sge_root); root=${root:-/opt/sge}
 spool=$(arg vonode.sge_spool); name=$(arg vonode.hostname)
+# A guest restored from a snapshot template got its name over the identity port.
+[ -s /run/vonode-hostname ] && name=$(cat /run/vonode-hostname)
 ip=$(cat /run/ip 2>/dev/null)
 [ -n "$name" ] && hostname "$name"
 h=$(hostname)

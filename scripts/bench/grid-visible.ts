@@ -12,30 +12,42 @@
 // (seconds as numbers, one array per figure with an element per deployment,
 // the medians, the run's parameters), even when a run fails (then
 // `unfinished_steps` says which steps did not finish).
+// With --restore it measures the snapshot-template path against the cold
+// boot instead (scripts/bench/lib/restore-visible.ts).
 // Usage (root): node --import tsx scripts/bench/grid-visible.ts [--runs 4] [--vms 1] [--dir /tmp/vonode-bench-grid] [--keep-consoles] [--json FILE]
+//               node --import tsx scripts/bench/grid-visible.ts --restore [--runs 5] [--concurrent 6] [--dir DIR] [--json FILE]
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { SiteTestbed } from '../testbed/lib/site-testbed.js';
 import { parseBenchArgs, usageError as benchUsageError } from './lib/bench-cli.js';
 import { finiteOrNull, writeBenchJson, runOutcome } from './lib/bench-json.js';
+import { runRestoreVisible } from './lib/restore-visible.js';
 
-const USAGE = 'usage (root): grid-visible.ts [--runs N≥1 (4)] [--vms 1..6 (1)] [--dir DIR (/tmp/vonode-bench-grid)] [--keep-consoles] [--json FILE]';
+const USAGE = 'usage (root): grid-visible.ts [--runs N≥1 (4; 5 with --restore)] [--vms 1..6 (1)] [--restore [--concurrent 1..8 (6)]] [--dir DIR (/tmp/vonode-bench-grid)] [--keep-consoles] [--json FILE]';
 
 const CLI = { name: 'grid-visible', usage: USAGE };
 const usageError = (message: string): never => benchUsageError(CLI, message);
 const values = parseBenchArgs(CLI, {
-  runs: { type: 'string', default: '4' },
+  runs: { type: 'string' },
+  restore: { type: 'boolean', default: false },
+  concurrent: { type: 'string', default: '6' },
   vms: { type: 'string', default: '1' },
   dir: { type: 'string', default: '/tmp/vonode-bench-grid' },
   'keep-consoles': { type: 'boolean', default: false },
 });
-const runs = Number(values.runs);
+const runs = Number(values.runs ?? (values.restore ? '5' : '4'));
+const concurrent = Number(values.concurrent);
+if (!Number.isInteger(concurrent) || concurrent < 1 || concurrent > 8) usageError(`--concurrent must be a whole number from 1 to 8, got ${values.concurrent}`);
 const vms = Number(values.vms);
 if (!Number.isInteger(runs) || runs < 1) usageError(`--runs must be a whole number ≥ 1, got ${values.runs}`);
 if (!Number.isInteger(vms) || vms < 1 || vms > 6) usageError(`--vms must be a whole number from 1 to 6, got ${values.vms}`);
 if (process.getuid?.() !== 0) {
   process.stderr.write('grid-visible: run as root (network namespaces, QEMU guests)\n');
   process.exit(2);
+}
+if (values.restore) {
+  await runRestoreVisible({ runs, concurrent, dir: values.dir.replace(/\/+$/, ''), json: values.json });
+  process.exit(process.exitCode ?? 0);
 }
 
 interface Timing {

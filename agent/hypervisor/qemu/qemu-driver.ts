@@ -12,6 +12,7 @@ import {
 } from '../hypervisor-driver.js';
 import { buildQemuArgv, qemuPaths, type QemuArgvOptions } from './qemu-argv.js';
 import { isOurQemu, readPidFile } from './qemu-process.js';
+import { QemuSnapshots } from './qemu-snapshots.js';
 import { QmpClient } from './qmp-client.js';
 import { createTap, deleteTap, tapNameFor } from './tap-device.js';
 
@@ -46,6 +47,7 @@ const RUN_STATES: Record<string, DomainRunState> = {
  */
 export class QemuDriver implements HypervisorDriver {
   readonly kind = 'qemu' as const;
+  readonly snapshots: QemuSnapshots;
   private readonly argvOptions: QemuArgvOptions;
   private readonly runner: CommandRunner;
   private readonly clock: Clock;
@@ -58,6 +60,7 @@ export class QemuDriver implements HypervisorDriver {
     };
     this.runner = options.runner ?? new ProcessRunner();
     this.clock = options.clock ?? systemClock;
+    this.snapshots = new QemuSnapshots({ runner: this.runner, argv: this.argvOptions, bridge: options.bridge, clock: this.clock, destroy: (name) => this.destroy(name) });
   }
 
   /** Run directory of a domain; the deployer passes the same path in DomainConfig.runDir. */

@@ -1,4 +1,4 @@
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../../../shared/clock.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
@@ -170,7 +170,18 @@ async function submitHeldJobs(site: SiteTestbed, o: ScenarioOptions): Promise<Ar
   return jobs;
 }
 
-async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo: Vo }>): Promise<JobReport[]> {
+/** Submits one job of `vo` to `target` (a queue, or queue@node), running `seconds`; resolves with its id. Read it back with readJobs. */
+export async function submitJob(site: SiteTestbed, vo: Vo, target: string, seconds: number): Promise<string> {
+  const script = path.join(site.sge.dir, 'jobs', `${vo}-job.sh`);
+  await mkdir(path.dirname(script), { recursive: true });
+  await writeFile(script, jobScript(vo));
+  await chmod(script, 0o755);
+  const { stdout } = await site.sge.asNobody(['qsub', '-terse', '-q', target, '-N', `${vo}-job`, '-wd', '/tmp', '-o', '/tmp', '-j', 'y', script, String(seconds), site.jobOutputUrl]);
+  return stdout.trim();
+}
+
+/** What each job reported so far. */
+export async function readJobs(site: SiteTestbed, jobs: ReadonlyArray<{ id: string; vo: Vo }>): Promise<JobReport[]> {
   return Promise.all(jobs.map(async ({ id, vo }) => {
     const output = await readFile(path.join(site.jobOutputDir, `${id}.out`), 'utf8').catch(() => '');
     const report: JobReport = { id, vo, output, ended: /^end=ok/m.test(output) };

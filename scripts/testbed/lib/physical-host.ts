@@ -16,6 +16,8 @@ export interface PhysicalHostSite {
   coordinator: string;
   /** URL prefixes of the site's image repository: the agent's images.sources. */
   imageSources: readonly string[];
+  /** Snapshot templates on the agents (agent config `templates`): built after 2 s idle when on. */
+  templates?: boolean;
 }
 
 /** What is left of guests on a host: each list should be empty once every node is gone. */
@@ -88,6 +90,29 @@ export class PhysicalHost {
   }
 
   /** Guests' traces on this host: QEMU processes, tap devices, DHCP reservations, overlays, domain records. */
+  /** The agent's snapshot templates (template.json of each finished one). */
+  async templates(): Promise<Array<{ key: string; stateBytes: number; stateSha256: string; memoryBytes: number; buildMs: number; shape: { vo: string } }>> {
+    const dir = path.join(this.stateDir, 'templates');
+    const keys = await readdir(dir).catch(() => [] as string[]);
+    const out = [];
+    for (const k of keys) {
+      const text = await readFile(path.join(dir, k, 'template.json'), 'utf8').catch(() => undefined);
+      if (text) out.push(JSON.parse(text) as { key: string; stateBytes: number; stateSha256: string; memoryBytes: number; buildMs: number; shape: { vo: string } });
+    }
+    return out;
+  }
+
+  /** The state file of a template (tests corrupt it). */
+  templateStatePath(key: string): string {
+    return path.join(this.stateDir, 'templates', key, 'state.bin');
+  }
+
+  /** dnsmasq's current leases on this host: MAC, IP and hostname of each. */
+  async leases(): Promise<Array<{ mac: string; ip: string; hostname: string }>> {
+    const text = await readFile(this.leaseFile, 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map((l) => l.split(' ')).map((f) => ({ mac: f[1] ?? '', ip: f[2] ?? '', hostname: f[3] ?? '' }));
+  }
+
   async leftovers(): Promise<HostLeftovers> {
     const pids = (await runChecked(this.runner, ['ip', 'netns', 'pids', this.netns])).stdout.split('\n').filter(Boolean);
     const comms = await Promise.all(pids.map((p) => readFile(`/proc/${p}/comm`, 'utf8').then((c) => `${c.trim()}[${p}]`, () => '')));
@@ -126,6 +151,7 @@ export class PhysicalHost {
       dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.hostsDir, leaseFile: this.leaseFile, logFile: this.dnsmasqLog } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '180s', memoryReserve: '256MiB' },
+      templates: { enabled: this.site.templates ?? false, idleQuiet: '2s' },
       // The peer endpoint: hosts take the appliances' pieces from each other before the repository.
       images: { sources: this.site.imageSources, peer: { listen: `${this.ip}:${PEER_PORT}`, advertise: `https://${this.ip}:${PEER_PORT}` } },
       tls: tls(this.name),

@@ -28,6 +28,13 @@ export interface TestbedOptions {
   vmMemory?: string;
   /** How long a node must be idle before scale-down drains it (a policy duration; benchmarks that deploy by hand raise it). */
   idleBeforeDrain?: string;
+  /**
+   * Snapshot templates on the agents (off by default: the acceptance run and
+   * the demo measure cold boots; the restore test and bench:grid-visible
+   * --restore turn them on; 'first-host' turns them on for the first host
+   * only, so one run can measure both paths on identical hosts).
+   */
+  templates?: boolean | 'first-host';
   /** Where progress lines go. */
   say?: (line: string) => void;
 }
@@ -63,7 +70,7 @@ export class SiteTestbed {
   private readonly say: (line: string) => void;
 
   constructor(options: TestbedOptions, private readonly runner: CommandRunner = new ProcessRunner()) {
-    this.o = { lanPrefix: '10.130.0', hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, payloadMb: 32, vmMemory: '256MiB', idleBeforeDrain: '3s', ...options };
+    this.o = { lanPrefix: '10.130.0', hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, payloadMb: 32, vmMemory: '256MiB', idleBeforeDrain: '3s', templates: false, ...options };
     this.say = options.say ?? (() => undefined);
     if (!path.isAbsolute(this.o.dir)) throw new Error(`the testbed directory must be an absolute path, not ${this.o.dir}`);
     this.sge = new SgeTestbed(path.join(this.o.dir, 'sge'), this.o.lanPrefix, 'sge-master', runner);
@@ -108,7 +115,7 @@ export class SiteTestbed {
     await this.startBdii();
     await this.startGwd();
     for (let i = 0; i < this.o.hosts; i++) {
-      const host = new PhysicalHost(this.hostName(i), hostIps[i]!, path.join(this.o.dir, 'hosts', this.hostName(i)), { sge: this.sge, pki: this.pki, coordinator: this.coordinatorAddress, imageSources: [`http://${this.frontendIp}:${IMAGE_PORT}/`] }, this.runner);
+      const host = new PhysicalHost(this.hostName(i), hostIps[i]!, path.join(this.o.dir, 'hosts', this.hostName(i)), { sge: this.sge, pki: this.pki, coordinator: this.coordinatorAddress, imageSources: [`http://${this.frontendIp}:${IMAGE_PORT}/`], templates: this.o.templates === true || (this.o.templates === 'first-host' && i === 0) }, this.runner);
       this.hosts.push(host);
       this.say(`starting physical host ${host.name} (${host.ip}): bridge br0 on the LAN, dnsmasq, vonode-agent (QEMU, TCG)`);
       await mkdir(host.dir, { recursive: true });
