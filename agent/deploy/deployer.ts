@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Clock } from '../../shared/clock.js';
-import { AlreadyExistsError } from '../../shared/errors.js';
+import { AlreadyExistsError, errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { SerialQueue } from '../../shared/async/serial-queue.js';
 import type { DhcpBackend, Lease } from '../dhcp/dhcp-backend.js';
@@ -222,7 +222,8 @@ export class Deployer {
       await driver.start(config, signal);
       return { restored: false, details: {} };
     }
-    const lookup = await templates.find(spec);
+    // A template lookup that fails (the hypervisor's version unreadable, a file error) costs a cold boot, not the deployment.
+    const lookup = await templates.find(spec).catch((e: unknown) => ({ found: undefined, reason: 'none' as const, detail: `template lookup failed: ${errorMessage(e)}` }));
     let coldBecause = lookup.found ? '' : lookup.detail;
     if (lookup.found) {
       const { record, files } = lookup.found;

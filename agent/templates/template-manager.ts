@@ -60,7 +60,7 @@ export class TemplateManager {
   private readonly wanted = new Map<string, Wanted>();
   private readonly failures = new Map<string, { count: number; untilMs: number }>();
   private building: { key: string; abort: AbortController; done: Promise<void> } | undefined;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: { handle: ReturnType<typeof setTimeout>; dueMs: number } | undefined;
   private closed = false;
 
   constructor(private readonly deps: TemplateManagerDeps) {}
@@ -125,6 +125,8 @@ export class TemplateManager {
     const shape = await this.shapeOf(spec);
     if (!shape || this.closed) return;
     const key = templateKey(shape);
+    // A template that exists stays: a rebuild interrupted or failed would otherwise take it away.
+    if ((await this.deps.store.find(shape)).found) return;
     if (!this.wanted.has(key)) this.wanted.set(key, { spec, shape });
     this.schedule(this.deps.settings.idleQuietMs);
   }
@@ -137,7 +139,7 @@ export class TemplateManager {
   /** Stops building; waits for a build in progress to clean up. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearTimeout(this.timer.handle);
     this.building?.abort.abort(new Error('agent stopping'));
     await this.building?.done;
   }
@@ -154,13 +156,18 @@ export class TemplateManager {
     }
   }
 
+  /** Runs tick() after `delayMs`, or sooner if a timer is due earlier already (one timer: a shape in back-off never delays another). */
   private schedule(delayMs: number): void {
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => {
+    if (this.closed) return;
+    const dueMs = this.deps.clock.monotonicMs() + Math.max(0, delayMs);
+    if (this.timer && this.timer.dueMs <= dueMs) return;
+    if (this.timer) clearTimeout(this.timer.handle);
+    const handle = setTimeout(() => {
       this.timer = undefined;
       void this.tick();
     }, Math.max(0, delayMs));
-    this.timer.unref?.();
+    handle.unref?.();
+    this.timer = { handle, dueMs };
   }
 
   private async tick(): Promise<void> {
@@ -212,7 +219,8 @@ export class TemplateManager {
       }
       await this.prune();
     } catch (e) {
-      await store.remove(key).catch(() => undefined);
+      // Only an unfinished build goes; a committed template under the key (none is expected: want() skips those) stays.
+      if (!(await store.find(want.shape).catch(() => ({ found: undefined }))).found) await store.remove(key).catch(() => undefined);
       if (signal.aborted) {
         log.info({ reason: errorMessage(signal.reason) }, 'template build stopped; tried again when the host is idle');
         return;
