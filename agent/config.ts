@@ -64,6 +64,8 @@ const dnsmasqSchema = z.strictObject({
   leaseFile: absPath,
   logFile: absPath.optional(),
   loadTimeout: durationWithin(100, 10 * 60_000).default(5000),
+  /** dnsmasq's --pid-file: removals SIGHUP it so it forgets the reservation (strongly advised when nodes move between hosts). */
+  pidFile: absPath.optional(),
 });
 
 const iscSchema = z.strictObject({

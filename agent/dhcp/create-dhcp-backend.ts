@@ -14,7 +14,7 @@ export function createDhcpBackend(config: AgentConfig['dhcp'], runner: CommandRu
   }
   if (config.backend === 'dnsmasq' && config.dnsmasq) {
     const c = config.dnsmasq;
-    return new DnsmasqBackend({ hostsDir: c.hostsDir, leaseFile: c.leaseFile, loadTimeoutMs: c.loadTimeout, ...(c.logFile ? { logFile: c.logFile } : {}) });
+    return new DnsmasqBackend({ hostsDir: c.hostsDir, leaseFile: c.leaseFile, loadTimeoutMs: c.loadTimeout, ...(c.logFile ? { logFile: c.logFile } : {}), ...(c.pidFile ? { pidFile: c.pidFile } : {}) });
   }
   throw new Error(`dhcp.${config.backend} section missing`);
 }

@@ -1,6 +1,6 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { DeadlineError } from '../../shared/errors.js';
+import { DeadlineError, UnavailableError } from '../../shared/errors.js';
 import { writeFileAtomic } from './atomic-file.js';
 import type { DhcpBackend, DhcpReservation, Lease } from './dhcp-backend.js';
 import { FileWatch } from '../../shared/fs/file-watch.js';
@@ -20,6 +20,11 @@ export interface DnsmasqBackendOptions {
   logFile?: string;
   /** How long to wait for dnsmasq to load a reservation. */
   loadTimeoutMs?: number;
+  /**
+   * dnsmasq --pid-file. When set, removing a reservation sends dnsmasq
+   * SIGHUP, the only way it forgets a deleted hostsdir file's record.
+   */
+  pidFile?: string;
 }
 
 /** Parses dnsmasq's lease file ("expiry mac ip hostname client-id" per line) into MAC → line. */
@@ -60,10 +65,12 @@ export class DnsmasqBackend implements DhcpBackend {
   }
 
   async remove(hostname: string): Promise<void> {
-    // dnsmasq keeps a deleted file's host record until SIGHUP; that is
-    // harmless because a pool triple is never split: the record can only
-    // ever match the same MAC, IP and name again.
     await rm(this.fileFor(hostname), { force: true });
+    // dnsmasq keeps a deleted hostsdir file's record until SIGHUP. Pool triples move between hosts
+    // on one LAN: a record left here makes this host's dnsmasq answer the node's next guest on
+    // another host, and that guest may take this offer and lease here (seen in the testbed: the
+    // new host's agent then waits out VMR for a lease that went elsewhere).
+    if (this.options.pidFile) await reloadDnsmasq(this.options.pidFile);
   }
 
   async list(): Promise<DhcpReservation[]> {
@@ -124,4 +131,17 @@ export class DnsmasqBackend implements DhcpBackend {
       done();
     }
   }
+}
+
+/**
+ * Sends SIGHUP to the dnsmasq that wrote `pidFile`, after checking the pid
+ * is a dnsmasq (a stale pid file must not signal another process). Throws
+ * UnavailableError when there is none: the caller's removal is then not
+ * done (the record would stay).
+ */
+export async function reloadDnsmasq(pidFile: string): Promise<void> {
+  const pid = Number.parseInt((await readFile(pidFile, 'utf8').catch(() => '')).trim(), 10);
+  const comm = Number.isInteger(pid) && pid > 0 ? (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() : '';
+  if (comm !== 'dnsmasq') throw new UnavailableError(`no dnsmasq runs with the pid in ${pidFile} (dhcp.dnsmasq.pidFile): start dnsmasq or fix the path; a removed reservation stays in dnsmasq until it reloads`);
+  process.kill(pid, 'SIGHUP');
 }

@@ -59,7 +59,7 @@ export class AgentHost {
       listen: `unix:${this.socket}`,
       hostName: this.options.name,
       stateDir: this.stateDir,
-      dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.ns.hostsDir, leaseFile: this.ns.leaseFile, logFile: this.ns.logFile } },
+      dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.ns.hostsDir, leaseFile: this.ns.leaseFile, logFile: this.ns.logFile, pidFile: this.ns.pidFile } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.ns.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '120s' },
       // The agent fetches only from its allowed sources: here the host's own repository.

@@ -20,7 +20,7 @@ export class HostNamespace {
   readonly hostsDir: string;
   readonly leaseFile: string;
   readonly logFile: string;
-  private readonly pidFile: string;
+  readonly pidFile: string;
 
   constructor(
     readonly name: string,

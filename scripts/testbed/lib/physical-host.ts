@@ -148,7 +148,7 @@ export class PhysicalHost {
       listen: this.agentAddress,
       hostName: this.name,
       stateDir: this.stateDir,
-      dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.hostsDir, leaseFile: this.leaseFile, logFile: this.dnsmasqLog } },
+      dhcp: { backend: 'dnsmasq', dnsmasq: { hostsDir: this.hostsDir, leaseFile: this.leaseFile, logFile: this.dnsmasqLog, pidFile: this.dnsmasqPid } },
       hypervisor: { driver: 'qemu', qemu: { bridge: this.bridge, accel: 'tcg' } },
       deploy: { shutdownTimeout: '20s', vmrTimeout: '180s', memoryReserve: '256MiB' },
       templates: { enabled: this.site.templates ?? false, idleQuiet: '2s' },

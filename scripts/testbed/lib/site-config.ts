@@ -43,10 +43,12 @@ export interface PolicyInput {
 /** The kernel command line that makes a VO appliance start sge_execd against the qmaster (scripts/appliance/vo-layer.sh). */
 export function guestCmdline(sge: SgeEndpoint): string {
   return [
-    // Seen in the e2e (about 1 run in 3): a TCG guest sends one DHCPDISCOVER, gets the OFFER, then stays silent
-    // (no REQUEST, no retry) until the agent's ACPI power-down 180 s later wakes it: a halted vCPU whose timer
-    // interrupt never came. nohz=off alone did not stop it; without TSC-deadline and high-resolution one-shot
-    // timers the guest runs on the LAPIC's periodic mode, which QEMU re-arms by itself (a mitigation under test).
+    // Seen in the e2e (about 1 run in 3): a guest's DHCPDISCOVER got an OFFER on its host and no REQUEST
+    // followed there, so its VMR timed out. Once thought a halted TCG vCPU (hence these timer settings, kept:
+    // harmless); the cause found later (issue 11's bench) was another host's dnsmasq still holding the
+    // node's reservation from an earlier life there (dnsmasq forgets a deleted hostsdir file only on
+    // SIGHUP): the guest took that host's offer and leased there. Agents now SIGHUP dnsmasq on removal
+    // (dhcp.dnsmasq.pidFile).
     'console=ttyS0 panic=-1 quiet nohz=off highres=off lapic=notscdeadline',
     `vonode.sge_master=${sge.master} vonode.sge_master_ip=${sge.masterIp}`,
     `vonode.sge_cell=${sge.cell} vonode.sge_root=/opt/sge vonode.sge_spool=${sge.execdSpoolDir}`,

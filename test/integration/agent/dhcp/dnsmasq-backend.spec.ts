@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DnsmasqBackend, parseDnsmasqLeases } from '../../../../agent/dhcp/dnsmasq-backend.js';
+import { ProcessRunner, runChecked } from '../../../../shared/process/command-runner.js';
 import { HostNamespace } from '../../../../scripts/testbed/lib/host-namespace.js';
 import { tempDir } from '../../../helpers/agent-fakes.js';
 
@@ -59,6 +60,41 @@ describe('agent/dhcp/DnsmasqBackend (real dnsmasq in a namespace)', function () 
     expect(settled, 'an old lease must not count').to.equal(false);
     await writeFile(host.leaseFile, `1800000000 ${mac} 10.213.7.12 vwn-bio-003 *\n`);
     expect(await wait).to.deep.equal({ mac, ip: '10.213.7.12' });
+  });
+
+  it('forgets a removed reservation at once when it knows dnsmasq\'s pid file: a client with that MAC gets no lease any more', async function () {
+    this.timeout(30_000);
+    const runner = new ProcessRunner();
+    const reloading = new DnsmasqBackend({ hostsDir: host.hostsDir, leaseFile: host.leaseFile, logFile: host.logFile, loadTimeoutMs: 3000, pidFile: host.pidFile });
+    await reloading.open();
+    const client = `vnt-dqc-${process.pid}`;
+    const mac = '52:54:00:07:00:09';
+    // A DHCP client in its own namespace on the host's bridge (the guest of another host on the same LAN).
+    const lease = async (): Promise<boolean> =>
+      (await runner.run(['ip', 'netns', 'exec', client, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-t', '3', '-T', '1', '-s', '/bin/true'], { timeoutMs: 15_000 })).code === 0;
+    try {
+      await runChecked(runner, ['ip', 'netns', 'add', client]);
+      await runChecked(runner, ['ip', 'link', 'add', 'vqc0', 'netns', host.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
+      await runChecked(runner, ['ip', '-n', host.name, 'link', 'set', 'vqc0', 'master', host.bridge, 'up']);
+      await runChecked(runner, ['ip', '-n', client, 'link', 'set', 'eth0', 'address', mac, 'up']);
+      await reloading.add({ hostname: 'vwn-bio-009', mac, ip: '10.213.7.19' });
+      expect(await lease(), 'a reserved MAC leases').to.equal(true);
+      await reloading.remove('vwn-bio-009');
+      expect(await lease(), 'a removed reservation must not lease (dnsmasq keeps it until SIGHUP)').to.equal(false);
+    } finally {
+      await reloading.close();
+      await runner.run(['ip', 'netns', 'del', client]);
+      await runner.run(['ip', '-n', host.name, 'link', 'del', 'vqc0']);
+    }
+  });
+
+  it('refuses to remove with a pid file that names no dnsmasq, saying what to do', async () => {
+    const stale = path.join(host.workDir, 'stale.pid');
+    await writeFile(stale, `${process.pid}\n`);
+    const b = new DnsmasqBackend({ hostsDir: host.hostsDir, leaseFile: host.leaseFile, pidFile: stale });
+    let err: unknown;
+    await b.remove('vwn-bio-010').catch((e: unknown) => (err = e));
+    expect((err as Error).message).to.match(/no dnsmasq runs with the pid in .*stale\.pid \(dhcp\.dnsmasq\.pidFile\)/);
   });
 
   it('parses dnsmasq lease lines', () => {
