@@ -141,11 +141,14 @@ ln -sfn /usr/lib/gridengine "$root/bin/lx-amd64"
 chown -R "$admin" "$root/$cell"
 [ -n "$spool" ] && mkdir -p "$spool" && chown "$admin" "$spool"
 echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none} lease_uptime=$(cat /run/lease-uptime 2>/dev/null) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
-# sge_execd daemonises once it has its configuration from the qmaster; it
-# may wait for the qmaster first, so it starts in the background.
+# sge_execd runs in the foreground (SGE_ND=1) in a background subshell:
+# daemonising costs a fixed sleep(2) in sge_daemonize_finalize() before the
+# execd even fetches its configuration (docs/registration-latency.md: 2.19 s
+# → 0.17 s from exec to taking jobs). It may wait for the qmaster first.
+# VONODE-SGE-EXECD-EXIT means the execd ended.
 ( cd /
-  SGE_ROOT=$root SGE_CELL=$cell SGE_ARCH=lx-amd64 SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 \
-    /usr/sbin/sge_execd > /run/sge_execd.out 2>&1
+  SGE_ND=1 SGE_ROOT=$root SGE_CELL=$cell SGE_ARCH=lx-amd64 SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 \
+    /usr/sbin/sge_execd < /dev/null > /run/sge_execd.out 2>&1
   echo "VONODE-SGE-EXECD-EXIT rc=$? $(tr '\n' ' ' < /run/sge_execd.out | cut -c1-400)" > /dev/console ) &
 # When the execd has its configuration from the qmaster it writes its PID file:
 # the guest's side of SR, for the console log.
