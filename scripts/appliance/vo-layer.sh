@@ -12,6 +12,7 @@
 #   /etc/{passwd,group,nsswitch.conf,services}   root, SGE admin user, nobody,
 #                                       the job user (uid 1000); no job runs as root
 #   /etc/vonode/sge-cell/               the cell's common/ files (bootstrap, ...)
+#   /etc/vonode/vo-prepare.sh           run by /init before the template point (no identity needed)
 #   /etc/vonode/vo-init.sh              boot step run by /init after the DHCP lease
 #   /etc/vonode/shutdown.d/50-sge-execd power-off step: stops sge_execd cleanly
 
@@ -105,27 +106,58 @@ GROUP
   printf 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n' > "$tree/etc/nsswitch.conf"
   printf 'sge-qmaster\t6444/tcp\tsge_qmaster\nsge-execd\t6445/tcp\tsge_execd\n' > "$tree/etc/services"
 
-  # --- the boot step -----------------------------------------------------------------
+  # --- the boot steps -----------------------------------------------------------------
+  # vo-prepare.sh: everything that needs no identity, run by /init before the
+  # template point (so a restored guest has it done already); vo-init.sh: the
+  # rest, after the DHCP lease. Both fork as little as they can: under TCG
+  # every fork and exec costs tens of ms, more after a restore.
+  cat > "$tree/etc/vonode/vo-prepare.sh" <<'VOPREPARE'
+#!/bin/sh
+# VO appliance preparation, run by /init before the template point: show the
+# VO marker and tool, read the SGE settings from the kernel command line
+# (vonode.sge_master= vonode.sge_master_ip= vonode.sge_cell= vonode.sge_root=,
+# optional vonode.hostname= vonode.sge_spool=) into /run/vonode-sge.env, and
+# lay out the SGE cell.
+. /etc/vonode/vo.env
+read -r marker < /etc/vonode-vo
+echo "VONODE-VO-MARKER $marker" > /dev/console
+echo "VONODE-VO-TOOL $(/usr/local/bin/"$VONODE_VO"-tool)" > /dev/console
+read -r cmdline < /proc/cmdline
+master=; master_ip=; cell=default; root=/opt/sge; spool=; name=
+for w in $cmdline; do
+  case $w in
+    vonode.sge_master=*) master=${w#*=} ;;
+    vonode.sge_master_ip=*) master_ip=${w#*=} ;;
+    vonode.sge_cell=*) cell=${w#*=} ;;
+    vonode.sge_root=*) root=${w#*=} ;;
+    vonode.sge_spool=*) spool=${w#*=} ;;
+    vonode.hostname=*) name=${w#*=} ;;
+  esac
+done
+admin=
+while read -r k v; do [ "$k" = admin_user ] && admin=$v; done < /etc/vonode/sge-cell/bootstrap
+printf 'master=%s\nmaster_ip=%s\ncell=%s\nroot=%s\nspool=%s\nname=%s\nadmin=%s\n' "$master" "$master_ip" "$cell" "$root" "$spool" "$name" "$admin" > /run/vonode-sge.env
+[ -n "$master" ] || exit 0
+mkdir -p "$root/$cell" "$root/bin"
+rm -rf "$root/$cell/common"; cp -r /etc/vonode/sge-cell "$root/$cell/common"
+echo "$master" > "$root/$cell/common/act_qmaster"
+ln -sfn /usr/lib/gridengine "$root/bin/lx-amd64"
+chown -R "$admin" "$root/$cell"
+[ -n "$spool" ] && mkdir -p "$spool" && chown "$admin" "$spool"
+exit 0
+VOPREPARE
+  chmod 755 "$tree/etc/vonode/vo-prepare.sh"
   cat > "$tree/etc/vonode/vo-init.sh" <<'VOINIT'
 #!/bin/sh
-# VO appliance boot step, run by /init after the DHCP lease: show the VO
-# marker and tool, then configure the SGE cell from the kernel command line
-# (vonode.sge_master= vonode.sge_master_ip= vonode.sge_cell= vonode.sge_root=,
-# optional vonode.hostname= vonode.sge_spool=) and start sge_execd.
-. /etc/vonode/vo.env
-echo "VONODE-VO-MARKER $(cat /etc/vonode-vo)" > /dev/console
-echo "VONODE-VO-TOOL $(/usr/local/bin/"$VONODE_VO"-tool)" > /dev/console
-arg() { for w in $(cat /proc/cmdline); do case $w in "$1"=*) echo "${w#*=}"; return 0 ;; esac; done; }
-master=$(arg vonode.sge_master); master_ip=$(arg vonode.sge_master_ip)
-cell=$(arg vonode.sge_cell); cell=${cell:-default}
-root=$(arg vonode.sge_root); root=${root:-/opt/sge}
-spool=$(arg vonode.sge_spool); name=$(arg vonode.hostname)
+# VO appliance boot step, run by /init after the DHCP lease: name the host,
+# write /etc/hosts and start sge_execd (settings from vo-prepare.sh).
+. /run/vonode-sge.env
 # A guest restored from a snapshot template got its name over the identity port.
-[ -s /run/vonode-hostname ] && name=$(cat /run/vonode-hostname)
-ip=$(cat /run/ip 2>/dev/null)
-[ -n "$name" ] && hostname "$name"
-h=$(hostname)
-case $h in ''|'(none)'|localhost) h=vwn-$(echo "${ip:-0.0.0.0}" | tr . -); hostname "$h" ;; esac
+[ -s /run/vonode-hostname ] && read -r name < /run/vonode-hostname
+ip=; [ -s /run/ip ] && read -r ip < /run/ip
+[ -n "$name" ] && echo "$name" > /proc/sys/kernel/hostname
+read -r h < /proc/sys/kernel/hostname
+case $h in ''|'(none)'|localhost) h=vwn-$(echo "${ip:-0.0.0.0}" | tr . -); echo "$h" > /proc/sys/kernel/hostname ;; esac
 { echo "127.0.0.1 localhost"
   [ -n "$ip" ] && echo "$ip $h"
   [ -n "$master" ] && [ -n "$master_ip" ] && echo "$master_ip $master"; } > /etc/hosts
@@ -133,29 +165,25 @@ if [ -z "$master" ]; then
   echo "VONODE-SGE-EXECD-SKIPPED reason=no-vonode.sge_master" > /dev/console
   exit 0
 fi
-admin=$(awk '$1 == "admin_user" {print $2}' /etc/vonode/sge-cell/bootstrap)
-mkdir -p "$root/$cell" "$root/bin"
-rm -rf "$root/$cell/common"; cp -r /etc/vonode/sge-cell "$root/$cell/common"
-echo "$master" > "$root/$cell/common/act_qmaster"
-ln -sfn /usr/lib/gridengine "$root/bin/lx-amd64"
-chown -R "$admin" "$root/$cell"
-[ -n "$spool" ] && mkdir -p "$spool" && chown "$admin" "$spool"
-echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none} lease_uptime=$(cat /run/lease-uptime 2>/dev/null) uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console
+lease_up=; [ -s /run/lease-uptime ] && read -r lease_up < /run/lease-uptime
+read -r up _ < /proc/uptime
+echo "VONODE-SGE-EXECD-START master=$master master_ip=${master_ip:-none} cell=$cell root=$root host=$h ip=${ip:-none} lease_uptime=$lease_up uptime=$up" > /dev/console
 # sge_execd runs in the foreground (SGE_ND=1) in a background subshell:
 # daemonising costs a fixed sleep(2) in sge_daemonize_finalize() before the
 # execd even fetches its configuration (docs/registration-latency.md: 2.19 s
 # → 0.17 s from exec to taking jobs). It may wait for the qmaster first.
-# VONODE-SGE-EXECD-EXIT means the execd ended.
+# Its messages go to the console; VONODE-SGE-EXECD-EXIT means it ended.
 ( cd /
   SGE_ND=1 SGE_ROOT=$root SGE_CELL=$cell SGE_ARCH=lx-amd64 SGE_QMASTER_PORT=6444 SGE_EXECD_PORT=6445 \
-    /usr/sbin/sge_execd < /dev/null > /run/sge_execd.out 2>&1
-  echo "VONODE-SGE-EXECD-EXIT rc=$? $(tr '\n' ' ' < /run/sge_execd.out | cut -c1-400)" > /dev/console ) &
+    /usr/sbin/sge_execd < /dev/null > /dev/console 2>&1
+  echo "VONODE-SGE-EXECD-EXIT rc=$?" > /dev/console ) &
 # When the execd has its configuration from the qmaster it writes its PID file:
-# the guest's side of SR, for the console log.
+# the guest's side of SR, for the console log (polled every 0.25 s: a tighter
+# loop of sleep forks would take the vCPU from the execd it watches).
 [ -n "$spool" ] && ( i=0
-  while [ $i -lt 1200 ]; do
-    if [ -s "$spool/$h/execd.pid" ]; then echo "VONODE-SGE-EXECD-UP uptime=$(cut -d' ' -f1 /proc/uptime)" > /dev/console; exit 0; fi
-    sleep 0.05; i=$((i+1))
+  while [ $i -lt 240 ]; do
+    if [ -s "$spool/$h/execd.pid" ]; then read -r up _ < /proc/uptime; echo "VONODE-SGE-EXECD-UP uptime=$up" > /dev/console; exit 0; fi
+    sleep 0.25; i=$((i+1))
   done ) &
 exit 0
 VOINIT
@@ -173,7 +201,9 @@ while [ $i -lt 30 ] && pidof sge_execd >/dev/null; do sleep 0.1; i=$((i+1)); don
 echo "VONODE-SGE-EXECD-STOPPED after $((i * 100)) ms" > /dev/console
 EXECDSTOP
   chmod 755 "$tree/etc/vonode/shutdown.d/50-sge-execd"
-  # /init runs the step just before its readiness line.
+  # /init prepares before its template point and runs the step just before its readiness line.
   grep -q '^echo "VONODE-GUEST-READY' "$tree/init" || die "/init has no readiness line to hook into"
+  grep -q '^if grep -qw vonode.template=1' "$tree/init" || die "/init has no template point to hook into"
+  sed -i 's|^if grep -qw vonode.template=1|[ -x /etc/vonode/vo-prepare.sh ] \&\& /etc/vonode/vo-prepare.sh\n&|' "$tree/init"
   sed -i 's|^echo "VONODE-GUEST-READY|[ -x /etc/vonode/vo-init.sh ] \&\& /etc/vonode/vo-init.sh\n&|' "$tree/init"
 }
