@@ -7,7 +7,8 @@
 // once on phys-01. Times come from the coordinator's event stream: a
 // deployment's request is its operation's first event, "in the batch
 // system" the end of SR, "grid-visible" the end of GW (gwd holds a free slot).
-import { rm } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Edge, Phase } from '../../../shared/gen/vonode/v1/common.js';
 import type { CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
 import { EventStream } from '../../testbed/lib/event-stream.js';
@@ -51,6 +52,7 @@ export async function runRestoreVisible(o: RestoreBenchOptions): Promise<void> {
   const site = new SiteTestbed({ dir: o.dir, hosts: 2, poolSize: Math.max(6, o.concurrent), idleBeforeDrain: '30m', templates: 'first-host', say: (l) => console.log(`  ${l}`) });
   let stream: EventStream | undefined;
   const failed: Array<{ host: string; error: string }> = [];
+  let consoleSeq = 0;
   const deploy = async (host: string, count: number): Promise<Deployment[]> => {
     const before = new Set(byOp.keys());
     try {
@@ -69,7 +71,15 @@ export async function runRestoreVisible(o: RestoreBenchOptions): Promise<void> {
       const ds = [...byOp.entries()].filter(([id]) => !before.has(id)).map(([, d]) => d).filter((d) => d.host === host);
       return ds.length === count && ds.every((d) => d.ends.has('GW')) ? ds : undefined;
     }, 60_000, 100);
-    for (const d of fresh) await site.cli(['remove', d.node], 300_000);
+    // The guests' consoles (uptime stamps of the identity, the lease and the execd) go beside the JSON.
+    const consoles = `${o.dir}-consoles`;
+    await mkdir(consoles, { recursive: true });
+    const physical = site.hosts.find((h) => h.name === host);
+    for (const d of fresh) {
+      const from = physical ? path.join(physical.stateDir, 'run', `vn-${d.node}`, 'console.log') : '';
+      await copyFile(from, path.join(consoles, `${String(++consoleSeq).padStart(3, '0')}-${host}-${d.node}.log`)).catch(() => undefined);
+      await site.cli(['remove', d.node], 300_000);
+    }
     return fresh;
   };
   try {
