@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { loadYamlConfig, parseYamlConfig } from '../shared/config/load-yaml.js';
 import { durationWithin, intWithin } from '../shared/config/units.js';
 import { validateHostname, validateIpv4, validateMac } from '../shared/validation.js';
+import { HOOK_EVENT_NAMES } from './hooks/hook-event.js';
 
 const absPath = z.string().regex(/^\/[A-Za-z0-9._/+@-]*$/, 'must be an absolute path of [A-Za-z0-9._/+@-]');
 /** A TCP port in host:port is at most 65535 (0: any free port). */
@@ -66,6 +67,51 @@ const phaseTimeouts = z
   .default({ CR: 30_000, PT: 1_800_000, DA: 30_000, VMB: 120_000, VMR: 300_000, SR: 120_000, PUB: 600_000, GW: 60_000 });
 
 const commandPrefix = z.array(z.string().min(1)).optional();
+
+/** A hook executable: an absolute path to a file (no `.` or `..` segment, no trailing /). */
+const hookPath = absPath.refine((p) => !/(^|\/)\.\.?(\/|$)/.test(p) && !p.endsWith('/'), 'must name a file by its absolute path (no . or .. segment, no trailing /)');
+const hookPaths = z.array(hookPath).max(16).default([]);
+const NO_HOOKS = Object.fromEntries(HOOK_EVENT_NAMES.map((name) => [name, []])) as unknown as Record<(typeof HOOK_EVENT_NAMES)[number], string[]>;
+
+/** Executables run on site events (coordinator/hooks), each given the event as JSON on stdin. */
+const hooksSchema = z.strictObject({
+  /** A hook still running after this long gets SIGTERM, then SIGKILL 5 s later (100ms to 1h). */
+  timeout: durationWithin(100, HOUR).default(30_000),
+  /** Hooks running at once at most (1 to 64). */
+  maxConcurrent: intWithin(1, 64).default(4),
+  /** Hook runs waiting at most (1 to 100000); when full the oldest waiting one is dropped, with a warning. */
+  maxQueued: intWithin(1, 100_000).default(1000),
+  /** Executables per event, run in the order given (at most 16 per event). */
+  events: z
+    .strictObject({
+      node_deployed: hookPaths,
+      node_running: hookPaths,
+      drain_started: hookPaths,
+      node_removed: hookPaths,
+      deployment_failed: hookPaths,
+      agent_down: hookPaths,
+    })
+    .default(NO_HOOKS),
+});
+
+/**
+ * The APEL writer (coordinator/accounting/apel-writer.ts): every `interval`
+ * (aligned to the epoch, e.g. 1h = each UTC hour), one `APEL-cloud-message:
+ * v0.4` with the VMs of that period, into `dir` in the layout of the SSM
+ * sender's outgoing queue (python-dirq QueueSimple).
+ */
+const apelSchema = z.strictObject({
+  /** The SSM sender's outgoing directory (its `[messaging] path`), e.g. /var/spool/apel/outgoing. */
+  dir: absPath,
+  /** Length of a period, 1s to 1 week (default 1h). */
+  interval: durationWithin(1000, WEEK).default(HOUR),
+  /** GOCDB site name (SiteName; default: `site`). */
+  siteName: z.string().min(1).max(255).regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  /** The cloud resource within the site (CloudComputeService; default: the advertised or listen address). */
+  cloudComputeService: z.string().min(1).max(255).regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  /** CloudType (default vonode). */
+  cloudType: z.string().min(1).max(255).regex(/^[^\r\n]+$/, 'must be one line').default('vonode'),
+});
 
 const batchSystemSchema = z.strictObject({
   /** Which batch system the VO queues live in. */
@@ -159,6 +205,10 @@ export const coordinatorConfigSchema = z
     gridway: z.strictObject({ waitForMad: z.boolean().default(true) }).optional(),
     /** Prometheus metrics over HTTP (host:port); off when absent. */
     metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').refine(portInRange, 'the port must be from 0 to 65535') }).optional(),
+    /** Event hooks (coordinator/hooks): executables run with the event as JSON on stdin, by the leader only. Off when absent. */
+    hooks: hooksSchema.optional(),
+    /** Usage accounting (coordinator/accounting): `apel` writes EGI/APEL cloud usage messages for the SSM sender, by the leader only. Off when absent. */
+    accounting: z.strictObject({ apel: apelSchema.optional() }).optional(),
     /** Mutual TLS; without it the coordinator needs --insecure. */
     /** Mutual TLS: the coordinator's certificate must carry the coordinator role; `crl` (optional) is the site CRL, reloaded on change. */
     tls: z.strictObject({ ca: absPath, cert: absPath, key: absPath, crl: absPath.optional() }).optional(),

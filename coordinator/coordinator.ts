@@ -122,6 +122,7 @@ export class Coordinator {
       queueDepth: () => this.deps?.depth() ?? { queued: 0, running: 0 },
       agentsUp: () => this.deps?.registry.counts().up ?? 0, agentsDown: () => this.deps?.registry.counts().down ?? 0,
       nodesByState: () => countBy(this.deps?.store.nodes().map((n) => n.state) ?? []),
+      deployHolds: () => this.deps?.deployHolds() ?? new Map(), nowMs: () => clock.nowMs(),
     }));
     const etcd = config.store.etcd;
     const authority: WriteAuthority = etcd

@@ -30,7 +30,8 @@ const BATCH_PROGRAMS = { sge: ['qconf', 'qstat', 'qmod'], slurm: ['scontrol', 's
  * the PolicyWatcher's own code path), the TLS files and the certificate's
  * role and CRL (unless --insecure and none are configured), the state
  * database's directory (without creating the database), a unix-socket
- * listen directory, and the batch system's programs and files. Returns every problem, each saying what to do.
+ * listen directory, the batch system's programs and files, and the event hooks' executables.
+ * Returns every problem, each saying what to do.
  */
 export async function coordinatorPreflight(config: CoordinatorConfig, options: CoordinatorPreflightOptions): Promise<PreflightProblem[]> {
   const problems: PreflightProblem[] = [];
@@ -71,6 +72,16 @@ export async function coordinatorPreflight(config: CoordinatorConfig, options: C
     }
     if (batch.kind === 'sge' && batch.sge?.root) add(await checkReadableFile(`${at}.root`, batch.sge.root));
     if (batch.kind === 'slurm' && batch.slurm?.conf) add(await checkReadableFile(`${at}.conf`, batch.slurm.conf));
+  }
+
+  // The APEL writer creates its period directories in the SSM sender's outgoing directory.
+  if (config.accounting?.apel) add(await checkWritableDir('accounting.apel.dir', config.accounting.apel.dir));
+
+  // Hooks are run by absolute path: each must be an executable file (a missing one is only logged at run time).
+  for (const [event, paths] of Object.entries(config.hooks?.events ?? {})) {
+    for (const [i, file] of paths.entries()) {
+      add(await checkProgram(`hooks.events.${event}[${i}]`, file, { hint: 'install the hook there, make it executable (chmod +x) or remove it from the list' }));
+    }
   }
   return problems;
 }

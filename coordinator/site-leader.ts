@@ -15,6 +15,8 @@ import { OperationRunner, type AgentClients } from './deploy/operation-runner.js
 import { Reconciler } from './deploy/reconciler.js';
 import type { EventBus } from './events/event-bus.js';
 import { createGridSteps } from './grid/grid-wiring.js';
+import { startEventHooks } from './hooks/event-hooks.js';
+import { startApelWriter } from './accounting/start-apel-writer.js';
 import type { VisibilityReports } from './gridway/visibility-reports.js';
 import { AgentRegistry, type HostView } from './inventory/agent-registry.js';
 import { REPUBLISH_MS } from './ha/host-publisher.js';
@@ -88,6 +90,10 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
     await prepareQueues();
     policy.on('change', onPolicyPrepare);
   }
+  // Event hooks are the leader's (a standby republishes events and runs none): subscribed before anything of this term is published.
+  const hooks = config.hooks && startEventHooks({ config: config.hooks, site: config.site, pool: config.pool, events, clock, logger });
+  // APEL messages are the leader's too: one writer per site, going on from the period the store says was sent last.
+  const apel = startApelWriter(config, store, clock, logger);
   const grid = ctx.grid ?? createGridSteps({ config, batch, policy, store, visibility, runner: new ProcessRunner(), clock, logger });
   // The registry's hooks need the queue and reconciler, which need the registry: filled in below.
   const late: { reconciler?: Reconciler; queue?: OperationQueue } = {};
@@ -180,6 +186,8 @@ export async function startLeading(ctx: LeaderContext, store: StateStore): Promi
       policy.off('change', onPolicyChange);
       policy.off('change', onPolicyPrepare);
       await scaling?.stop();
+      await hooks?.stop();
+      await apel?.shutdown();
       clients.close();
     },
   };

@@ -21,6 +21,8 @@ export const COORDINATOR_ACCESS: AccessTable<typeof CoordinatorServiceService> =
   listNodes: { roles: SITE_READERS },
   getPolicy: { roles: SITE_READERS },
   timings: { roles: READERS },
+  // Usage records name VOs, nodes and hosts: the readers of the site, not the grid services.
+  accounting: { roles: READERS },
   watchEvents: { roles: [...READERS, 'gridway'] },
   deployNodes: { roles: ['admin', 'operator'], audit: true },
   drainNode: { roles: ['admin', 'operator'], audit: true },

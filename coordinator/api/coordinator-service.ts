@@ -14,7 +14,7 @@ import { validateHostFacts, validateReportedDomains } from './agent-report.js';
 import { policyStatusToWire } from './policy-wire.js';
 import { MAX_DEPLOY_COUNT, MAX_REPORTER_LENGTH, MAX_TIMINGS_LIMIT, MAX_VISIBILITY_HOSTNAMES } from './request-limits.js';
 import { operationTimings, siteStatus, type SiteViewDeps } from './site-views.js';
-import { hostToWire, nodeToWire, operationToWire } from './wire.js';
+import { hostToWire, nodeToWire, operationToWire, usageToWire } from './wire.js';
 
 /**
  * Who may write here: a single (SQLite) coordinator always, the leader of
@@ -99,6 +99,20 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
     timings: unary('Timings', async (req) => {
       if (req.limit > MAX_TIMINGS_LIMIT) throw new InvalidArgumentError('limit', `must be 0 (all) or 1 to ${MAX_TIMINGS_LIMIT} operations, got ${req.limit}`);
       return { operations: await operationTimings(d.store, await d.store.recentOperations(req.limit), operationToWire) };
+    }),
+    accounting: unary('Accounting', async (req) => {
+      if (req.vo) validateVoName('vo', req.vo);
+      const nowMs = Date.now();
+      const untilMs = req.untilUnixMs || nowMs;
+      if (!Number.isFinite(req.sinceUnixMs) || req.sinceUnixMs < 0) throw new InvalidArgumentError('since_unix_ms', `must be a time after 1970 in unix ms, got ${req.sinceUnixMs}`);
+      if (!Number.isFinite(untilMs) || untilMs <= req.sinceUnixMs) {
+        throw new InvalidArgumentError('until_unix_ms', `must be after since_unix_ms (${req.sinceUnixMs}), got ${untilMs}`);
+      }
+      const records = await d.store.usageRecords(req.sinceUnixMs, untilMs);
+      return {
+        records: records.filter((u) => !req.vo || u.vo === req.vo).map(usageToWire),
+        sinceUnixMs: req.sinceUnixMs, untilUnixMs: untilMs, nowUnixMs: nowMs, site: d.site,
+      };
     }),
     getPolicy: unary('GetPolicy', policyResponse),
     applyPolicy: unary('ApplyPolicy', async (req) => {

@@ -1,6 +1,7 @@
 import { DEPLOY_PHASES, REMOVE_PHASES, type PhaseName } from '../../shared/phases.js';
 import type { CoordinatorCluster, ImageTransfer, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { ActiveTransfer } from '../transfers/transfer-scheduler.js';
+import type { DeployFailureCause } from '../deploy/deploy-failure.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import type { AgentRegistry } from '../inventory/agent-registry.js';
 import type { NodePool } from '../pool/node-pool.js';
@@ -20,8 +21,8 @@ export interface SiteViewDeps {
   depth(): { queued: number; running: number };
   /** Current target and demand per VO (from the scaling loop), if it runs. */
   targets(): ReadonlyMap<string, { target: number; demand: number }>;
-  /** VOs with deployments failed since their last success, and until when the scaling loop holds back new ones. */
-  deployHolds(): ReadonlyMap<string, { failures: number; untilMs: number; lastError: string }>;
+  /** VOs with deployments failed since their last success, until when the scaling loop holds back new ones, and what made the last one fail (metrics). */
+  deployHolds(): ReadonlyMap<string, { failures: number; untilMs: number; lastError: string; cause?: DeployFailureCause }>;
   /** Image downloads running now (absent: none shown). */
   transfers?(): readonly ActiveTransfer[];
   /** The coordinators and their store (absent: not shown). */

@@ -1,6 +1,6 @@
-import { HostState, NodeState, OperationKind, OperationState, type Host, type Node, type Operation } from '../../shared/gen/vonode/v1/coordinator.js';
+import { HostState, NodeState, OperationKind, OperationState, type Host, type Node, type Operation, type UsageRecord as WireUsageRecord } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { HostView } from '../inventory/agent-registry.js';
-import type { NodeRecord, OperationRecord } from '../store/records.js';
+import type { NodeRecord, OperationRecord, UsageRecord } from '../store/records.js';
 
 const NODE_STATE: Record<NodeRecord['state'], NodeState> = {
   deploying: NodeState.NODE_STATE_DEPLOYING,
@@ -32,6 +32,27 @@ export function operationToWire(o: OperationRecord): Operation {
   return {
     id: o.id, kind: OP_KIND[o.kind], state: OP_STATE[o.state], vo: o.vo, node: o.node, host: o.host, attempt: o.attempt,
     error: o.error, createdUnixMs: o.createdMs, finishedUnixMs: o.finishedMs, trigger: o.trigger,
+  };
+}
+
+/** Usage record → wire UsageRecord. */
+export function usageToWire(u: UsageRecord): WireUsageRecord {
+  return {
+    id: u.id, vo: u.vo, node: u.node, host: u.host, imageUrl: u.imageUrl, imageSha256: u.imageSha256, applianceId: u.applianceId,
+    vcpus: u.vcpus, memoryMb: u.memoryMb, startUnixMs: u.startMs, endUnixMs: u.endMs, status: u.status,
+    startOperationId: u.startOperationId, endOperationId: u.endOperationId,
+  };
+}
+
+const USAGE_STATUSES: ReadonlySet<string> = new Set<UsageRecord['status']>(['running', 'drained', 'removed', 'failed']);
+
+/** Wire UsageRecord → usage record (an unknown status reads as failed). */
+export function usageFromWire(u: WireUsageRecord): UsageRecord {
+  return {
+    id: u.id, vo: u.vo, node: u.node, host: u.host, imageUrl: u.imageUrl, imageSha256: u.imageSha256, applianceId: u.applianceId,
+    vcpus: u.vcpus, memoryMb: u.memoryMb, startMs: u.startUnixMs, endMs: u.endUnixMs,
+    status: USAGE_STATUSES.has(u.status) ? (u.status as UsageRecord['status']) : 'failed',
+    startOperationId: u.startOperationId, endOperationId: u.endOperationId,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { MAX_TIMEOUT_S, seconds } from './arg-parsers.js';
 import type { CliIo } from './cli-io.js';
+import { registerAccountingCommand } from './commands/accounting.js';
 import { registerDeployCommand } from './commands/deploy.js';
 import { registerDrainCommand } from './commands/drain.js';
 import { registerEventsCommand } from './commands/events.js';
@@ -44,6 +45,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerRemoveCommand(program, ctx);
   registerPolicyCommand(program, ctx);
   registerTimingsCommand(program, ctx);
+  registerAccountingCommand(program, ctx);
   registerHealthCommand(program, ctx);
   registerEventsCommand(program, ctx);
   registerGlue2Command(program, ctx);

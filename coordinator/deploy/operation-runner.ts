@@ -5,6 +5,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { PhaseMark } from '../../shared/phases.js';
 import type { AgentClient } from '../../shared/rpc/agent-client.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
+import { usageStart } from '../accounting/usage-start.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { NodePool } from '../pool/node-pool.js';
 import type { OperationRecord } from '../store/records.js';
@@ -90,7 +91,11 @@ export class OperationRunner implements AttemptStarter {
   giveUp(op: OperationRecord, reason: string, cause: DeployFailureCause = 'other'): void {
     const { store, pool, clock } = this.deps;
     const failed = store.transaction(() => {
-      if (op.kind === 'deploy') pool.release(op.node);
+      if (op.kind === 'deploy') {
+        // A deployment given up after its VM ran (e.g. it never became visible): that life ends here.
+        store.endUsage(op.node, { endMs: clock.nowMs(), status: 'failed', endOperationId: op.id });
+        pool.release(op.node);
+      }
       return store.updateOperation(op.id, { state: 'failed', error: reason, finishedMs: clock.nowMs() })!;
     });
     this.deps.logger.warn({ op: op.id, node: op.node, reason }, 'operation failed');
@@ -144,10 +149,16 @@ export class OperationRunner implements AttemptStarter {
     admission?.catch(() => undefined);
     try {
       const client = this.deps.clients.get(host);
-      const domain = await runDeployAttempt(client, op.id, vmSpecFor(node, app), watch, settings.phaseTimeouts, this.abort.signal);
+      const spec = vmSpecFor(node, app);
+      const domain = await runDeployAttempt(client, op.id, spec, watch, settings.phaseTimeouts, this.abort.signal);
       const phaseDeps = { clock, timeouts: settings.phaseTimeouts, onPhase: watch.onPhase, signal: this.abort.signal, logger: log };
       if (admission) await runTimedPhase('SR', node, op.id, () => admission, phaseDeps);
-      store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
+      const runningSince = clock.nowMs();
+      store.transaction(() => {
+        store.updateNode(op.node, { state: 'running', sinceMs: runningSince });
+        // The VM's usage record starts with the node running, in the same transaction.
+        store.startUsage(usageStart(spec, { host, operationId: op.id, attempt: op.attempt, startMs: runningSince, applianceId: app.applianceId }));
+      });
       queue.publish(store.operation(op.id)!);
       await runVisibility(this.deps.grid.visibility, node, op.id, phaseDeps);
       const done = store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
@@ -175,6 +186,8 @@ export class OperationRunner implements AttemptStarter {
     const retrying = store.updateOperation(op.id, { state: 'retrying', error: failure.reason, excludedHosts: [...op.excludedHosts, host] })!;
     this.deps.queue.publish(retrying);
     const requeued = store.transaction(() => {
+      // The failed attempt's VM (if it ran) is gone: its life ends; the next attempt starts another.
+      store.endUsage(op.node, { endMs: this.deps.clock.nowMs(), status: 'failed', endOperationId: op.id });
       store.updateNode(op.node, { host: '', state: 'deploying' });
       return store.updateOperation(op.id, { state: 'queued' })!;
     });
@@ -211,7 +224,10 @@ export class OperationRunner implements AttemptStarter {
       const client = this.deps.clients.get(host);
       await runRemoveAttempt(client, op.id, op.node, settings.shutdownTimeoutMs, this.observer(op, host), settings.phaseTimeouts);
       const done = store.transaction(() => {
-        if (ownsNode) pool.release(op.node);
+        if (ownsNode) {
+          store.endUsage(op.node, { endMs: clock.nowMs(), status: op.kind === 'drain' ? 'drained' : 'removed', endOperationId: op.id });
+          pool.release(op.node);
+        }
         return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs() })!;
       });
       log.info('node removed');

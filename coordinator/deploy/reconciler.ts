@@ -1,6 +1,7 @@
 import type { Clock } from '../../shared/clock.js';
 import { DomainState, type Domain } from '../../shared/gen/vonode/v1/common.js';
 import type { Logger } from '../../shared/logger.js';
+import { usageStart } from '../accounting/usage-start.js';
 import type { HostView } from '../inventory/agent-registry.js';
 import type { NodePool } from '../pool/node-pool.js';
 import type { OperationRecord } from '../store/records.js';
@@ -67,6 +68,8 @@ export class Reconciler {
     if (op.kind === 'deploy' && domain && domain.state === DomainState.DOMAIN_STATE_RUNNING && domain.leasedIp) {
       const done = store.transaction(() => {
         store.updateNode(op.node, { state: 'running', sinceMs: clock.nowMs() });
+        // A record the predecessor opened stays (startUsage keeps it); otherwise the life starts now, as the agent runs it.
+        if (domain.spec) store.startUsage(usageStart(domain.spec, { host: op.host, operationId: op.id, attempt: op.attempt, startMs: clock.nowMs() }));
         return store.updateOperation(op.id, { state: 'succeeded', finishedMs: clock.nowMs(), error: '' })!;
       });
       logger.info({ op: op.id, node: op.node, host: op.host }, 'interrupted deployment had finished: adopted');
@@ -78,9 +81,13 @@ export class Reconciler {
   }
 
   private requeue(op: OperationRecord, reason: string, exclude: boolean): void {
-    const { store, queue } = this.deps;
+    const { store, queue, clock } = this.deps;
     const requeued = store.transaction(() => {
-      if (op.kind === 'deploy') store.updateNode(op.node, { host: '', state: 'deploying' });
+      if (op.kind === 'deploy') {
+        // A VM of this deployment that ran before the restart is not running now (or its host did not come back).
+        store.endUsage(op.node, { endMs: clock.nowMs(), status: 'failed', endOperationId: op.id });
+        store.updateNode(op.node, { host: '', state: 'deploying' });
+      }
       return store.updateOperation(op.id, {
         state: 'queued',
         error: reason,
@@ -117,7 +124,10 @@ export class Reconciler {
       if (node.state !== 'running' && node.state !== 'draining') continue;
       if (queue.isLive(node.operationId)) continue;
       logger.warn({ host: host.name, node: node.hostname }, 'node vanished from its host: freeing its triple');
-      pool.release(node.hostname);
+      this.deps.store.transaction(() => {
+        store.endUsage(node.hostname, { endMs: this.deps.clock.nowMs(), status: 'failed', endOperationId: '' });
+        pool.release(node.hostname);
+      });
       const op = store.operation(node.operationId);
       if (op) queue.publish(op);
     }

@@ -4,6 +4,8 @@ import type { NodeRecord } from '../store/records.js';
 /** What a deployment needs to know of a VO: its appliance and VM size (from the policy). */
 export interface VoAppliance {
   vo: string;
+  /** The appliance's identifier for accounting ('' or absent: not given in the policy). */
+  applianceId?: string;
   vcpus: number;
   memoryMb: number;
   disk: ImageRef;

@@ -4,7 +4,7 @@ import type { Logger } from '../../shared/logger.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import { nodeToWire, operationToWire } from '../api/wire.js';
 import type { EventBus } from '../events/event-bus.js';
-import type { NodeRecord, OperationRecord, PhaseRow } from '../store/records.js';
+import type { NodeRecord, OperationRecord, PhaseRow, UsageRecord } from '../store/records.js';
 import { EtcdHistory, readSnapshot } from '../store/etcd/etcd-backend.js';
 import type { HostView } from '../inventory/agent-registry.js';
 import { HOSTS_PREFIX, type PublishedHost } from './host-publisher.js';
@@ -70,7 +70,7 @@ export class StandbyView {
     private readonly hosts: HostReplica,
     private readonly onPolicy: PolicyFollower,
   ) {
-    this.store = new StateStore(new ReadOnlyEtcdBackend(ns, leader), { nodes: [], openOperations: [], lastSeq: 0 }, { assertWritable: () => { throw new NotLeaderError(leader()); } });
+    this.store = new StateStore(new ReadOnlyEtcdBackend(ns, leader), { nodes: [], openOperations: [], lastSeq: 0, openUsage: [] }, { assertWritable: () => { throw new NotLeaderError(leader()); } });
   }
 
   /** Reads the state and starts following it (in the background if etcd does not answer now). */
@@ -141,6 +141,11 @@ export class StandbyView {
       const op = JSON.parse(value) as OperationRecord;
       this.store.replicateOperation(op);
       this.events.publish({ event: { $case: 'operation', value: operationToWire(op) } });
+    } else if (key.startsWith(KEYS.openUsages)) {
+      if (value === undefined) this.store.replicateUsageClosed(key.slice(KEYS.openUsages.length));
+      else this.store.replicateUsage(JSON.parse(value) as UsageRecord);
+    } else if (value !== undefined && key.startsWith(KEYS.doneUsages)) {
+      this.store.replicateUsage(JSON.parse(value) as UsageRecord);
     } else if (value !== undefined && key.startsWith(KEYS.phases)) {
       const row = JSON.parse(value) as PhaseRow;
       this.events.publish({ event: { $case: 'phase', value: phaseMarkToWire({ ...row, operationId: row.operationId, hostname: '' }) } });

@@ -9,7 +9,25 @@ export interface MetricsSources {
   agentsUp(): number;
   agentsDown(): number;
   nodesByState(): Record<string, number>;
+  /** VOs with deployments failed since their last success (DeployHolds.snapshot(); empty on a standby). */
+  deployHolds(): ReadonlyMap<string, DeployHoldView>;
+  /** Wall-clock now (ms): the clock the holds' untilMs is on. */
+  nowMs(): number;
 }
+
+/** What the metrics read of one VO's deployment hold. */
+export interface DeployHoldView {
+  /** Deployments of the VO failed for good since its last success. */
+  failures: number;
+  /** No new deployment of the VO before this (wall-clock ms). */
+  untilMs: number;
+  /** What made the last failed deployment fail (DeployFailureCause: a handful of values); 'other' when absent. */
+  cause?: string;
+}
+
+/** Operation kinds and final results: their counters are exported at 0 from the start, so increase() sees the first one. */
+const OPERATION_KINDS = ['deploy', 'drain', 'remove'] as const;
+const OPERATION_RESULTS = ['succeeded', 'failed'] as const;
 
 /**
  * The coordinator's Prometheus metrics (prom-client: the de-facto Node
@@ -26,6 +44,7 @@ export class CoordinatorMetrics {
     const r = this.registry;
     collectDefaultMetrics({ register: r, prefix: 'vonode_coordinator_' });
     this.operations = new Counter({ name: 'vonode_operations_total', help: 'Finished deployments, drains and removals by result', labelNames: ['kind', 'result'], registers: [r] });
+    for (const kind of OPERATION_KINDS) for (const result of OPERATION_RESULTS) this.operations.inc({ kind, result }, 0);
     this.phaseSeconds = new Histogram({
       name: 'vonode_phase_duration_seconds', help: 'Duration of each deployment/removal phase', labelNames: ['phase'], registers: [r],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
@@ -46,6 +65,19 @@ export class CoordinatorMetrics {
     new Gauge({ name: 'vonode_nodes', help: 'Leased nodes by state', labelNames: ['state'], registers: [r], collect() {
       this.reset();
       for (const [state, n] of Object.entries(sources.nodesByState())) this.set({ state }, n);
+    } });
+    // Series only for VOs with failures since their last success: a success (or the VO leaving the policy) removes them.
+    new Gauge({
+      name: 'vonode_vo_deploy_hold', help: 'Per VO with failed deployments since its last success: 1 while the scaling loop holds back its new deployments, 0 once the hold expired; cause: what made the last one fail',
+      labelNames: ['vo', 'cause'], registers: [r], collect() {
+        this.reset();
+        const now = sources.nowMs();
+        for (const [vo, h] of sources.deployHolds()) this.set({ vo, cause: h.cause ?? 'other' }, h.untilMs > now ? 1 : 0);
+      },
+    });
+    new Gauge({ name: 'vonode_vo_deploy_failures', help: 'Deployments of the VO failed for good since its last success', labelNames: ['vo'], registers: [r], collect() {
+      this.reset();
+      for (const [vo, h] of sources.deployHolds()) this.set({ vo }, h.failures);
     } });
   }
 

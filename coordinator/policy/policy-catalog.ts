@@ -14,6 +14,7 @@ export function policyCatalog(policy: PolicyWatcher): VoCatalog {
         ...(a.kernel ? { kernel: ref(a.kernel) } : {}),
         ...(a.initrd ? { initrd: ref(a.initrd) } : {}),
         ...(a.cmdline ? { cmdline: a.cmdline } : {}),
+        ...(a.id ? { applianceId: a.id } : {}),
       };
     },
   };

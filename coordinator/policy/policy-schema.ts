@@ -41,6 +41,8 @@ export interface DiskRef extends ImageRef {
 
 /** What a VO's virtual worker nodes boot. */
 export interface Appliance {
+  /** The appliance's identifier for accounting (APEL ImageId, e.g. its marketplace URI), when given. */
+  id?: string;
   /** The root disk image. */
   disk: DiskRef;
   /** Kernel for a direct kernel boot; without it the disk boots by itself. */
@@ -139,6 +141,7 @@ const diskRef = z
   .transform(({ size, ...ref }) => (size === undefined ? ref : { ...ref, sizeBytes: size }));
 
 const applianceSchema = z.strictObject({
+  id: z.string().min(1).max(255).regex(/^[^\s]+$/, { error: 'must be one word of at most 255 characters (a URI or identifier), e.g. https://appdb.egi.eu/store/vo/image/abc/' }).optional(),
   disk: diskRef,
   kernel: imageRef.optional(),
   initrd: imageRef.optional(),

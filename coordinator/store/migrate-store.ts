@@ -1,8 +1,9 @@
 /**
  * `vonode-coordinator migrate-store`: copies a site's whole state (leases,
- * operations, phases) once from the SQLite database of a single coordinator
- * into an empty key prefix of an etcd cluster, the step from one coordinator
- * to several (docs/ha.md), then reads it back and compares.
+ * operations, phases, usage records, meta values) once from the SQLite
+ * database of a single coordinator into an empty key prefix of an etcd
+ * cluster, the step from one coordinator to several (docs/ha.md), then reads
+ * it back and compares.
  *
  * - The SQLite file is never written: it is copied aside (with its WAL, if a
  *   coordinator left one) and read from the copy with SqliteBackend. A
@@ -26,7 +27,7 @@ import { coordinatorConfigSchema } from '../config.js';
 import { connectEtcd, type EtcdConnection, type EtcdStoreConfig } from '../ha/etcd-connection.js';
 import { openEtcdStore, readSnapshot } from './etcd/etcd-backend.js';
 import { KEYS } from './etcd/etcd-keys.js';
-import { isFinished, type NodeRecord, type OperationRecord, type PhaseRow } from './records.js';
+import { isFinished, type NodeRecord, type OperationRecord, type PhaseRow, type UsageRecord } from './records.js';
 import { SCHEMA_VERSION } from './sqlite/schema.js';
 import { SqliteBackend } from './sqlite/sqlite-backend.js';
 import type { StateStore } from './state-store.js';
@@ -34,7 +35,7 @@ import type { StateStore } from './state-store.js';
 export const MIGRATE_STORE_USAGE = `usage: vonode-coordinator migrate-store --from sqlite:FILE --to etcd:URL[,URL...][?prefix=/vonode/]
          [--etcd-ca FILE --etcd-cert FILE --etcd-key FILE] [--etcd-max-txn-ops N] [--json]
 
-Copies a site's whole state (leases, operations, phases) once from the SQLite
+Copies a site's whole state (leases, operations, phases, usage records) once from the SQLite
 database of a single coordinator into an empty prefix of an etcd cluster, then
 reads it back and compares. Stop the coordinator first: the database is only
 read (copied aside), and refused while a process holds it open. Then set
@@ -76,6 +77,7 @@ export interface MigrateStoreSummary {
   openOperations: number;
   finishedOperations: number;
   phases: number;
+  usageRecords: number;
   lastSeq: number;
   seconds: number;
 }
@@ -87,6 +89,10 @@ interface SourceState {
   finishedOperations: OperationRecord[];
   phases: PhaseRow[];
   lastSeq: number;
+  /** Every usage record, open and ended. */
+  usage: UsageRecord[];
+  /** Meta values (not the schema version). */
+  meta: Array<[string, string]>;
 }
 
 /** Output sinks (stdout, stderr). */
@@ -233,6 +239,7 @@ async function migrate(args: MigrateStoreArgs, io: MigrateStoreIo): Promise<Migr
     openOperations: source.openOperations.length,
     finishedOperations: source.finishedOperations.length,
     phases: source.phases.length,
+    usageRecords: source.usage.length,
     lastSeq: source.lastSeq,
     seconds: Math.round((performance.now() - started) / 10) / 100,
   };
@@ -273,7 +280,7 @@ async function readSqlite(file: string, io: MigrateStoreIo): Promise<SourceState
     const backend = new SqliteBackend(copy);
     try {
       const loaded = backend.load();
-      return { ...loaded, finishedOperations: backend.finishedOperations(), phases: backend.allPhases() };
+      return { ...loaded, finishedOperations: backend.finishedOperations(), phases: backend.allPhases(), usage: backend.allUsage(), meta: backend.allMeta() };
     } finally {
       await backend.close();
     }
@@ -300,8 +307,9 @@ function checkSchema(copy: string, file: string): void {
     const missing = ['meta', 'nodes', 'operations', 'phases'].filter((t) => !tables.has(t));
     if (missing.length) throw new Refused(`${file} is not a vonode coordinator state database (no table ${missing.join(', ')}); --from names the coordinator's stateDb`);
     const version = (db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
-    if (version !== String(SCHEMA_VERSION)) {
-      throw new Refused(`${file} has schema version ${version ?? '(none)'}; this vonode-coordinator migrates version ${SCHEMA_VERSION} (use the vonode release that wrote it)`);
+    // An older version is read through SqliteBackend, which migrates the copy (never the file) to this one.
+    if (!(Number(version) >= 1 && Number(version) <= SCHEMA_VERSION)) {
+      throw new Refused(`${file} has schema version ${version ?? '(none)'}; this vonode-coordinator migrates versions 1 to ${SCHEMA_VERSION} (use the vonode release that wrote it)`);
     }
   } catch (e) {
     if (e instanceof Refused) throw e;
@@ -369,6 +377,9 @@ async function copyInto(conn: EtcdConnection, config: EtcdStoreConfig, source: S
     for (const op of operations) items.push({ keys: isFinished(op.state) ? 3 : 2, write: () => store.importOperation(op) });
     for (const n of source.nodes) items.push({ keys: 3, write: () => store.insertNode(n) });
     for (const p of source.phases) items.push({ keys: 1, write: () => store.insertPhase(p) });
+    // An ended record writes its usage/done key and deletes a usage/open key: 2 keys.
+    for (const u of source.usage) items.push({ keys: u.status === 'running' ? 1 : 2, write: () => store.importUsage(u) });
+    for (const [key, value] of source.meta) items.push({ keys: 1, write: () => store.writeMeta(key, value) });
 
     const limit = config.maxTxnOps - 1;
     let txns = 0;
@@ -410,8 +421,8 @@ async function barrier(store: StateStore, config: EtcdStoreConfig): Promise<void
 async function verifyCopy(conn: EtcdConnection, config: EtcdStoreConfig, source: SourceState): Promise<void> {
   const snapshot = await readSnapshot(conn.ns);
   const count = (prefix: string): Promise<number> => conn.ns.getAll().prefix(prefix).revision(snapshot.revision).count();
-  const [finished, phases, ids, journals, election] = await Promise.all([
-    count(KEYS.doneOps), count(KEYS.phases), count(KEYS.opId('')), count(KEYS.journals), count(KEYS.election),
+  const [finished, phases, ids, journals, election, doneUsage, metas] = await Promise.all([
+    count(KEYS.doneOps), count(KEYS.phases), count(KEYS.opId('')), count(KEYS.journals), count(KEYS.election), count(KEYS.doneUsages), count(KEYS.metas),
   ]);
   const differences: string[] = [];
   const compare = (what: string, expected: number, actual: number): void => {
@@ -423,6 +434,9 @@ async function verifyCopy(conn: EtcdConnection, config: EtcdStoreConfig, source:
   compare('operation ids', source.openOperations.length + source.finishedOperations.length, ids);
   compare('phases', source.phases.length, phases);
   compare('last seq', source.lastSeq, snapshot.lastSeq);
+  compare('open usage records', source.usage.filter((u) => u.status === 'running').length, snapshot.openUsage.length);
+  compare('ended usage records', source.usage.filter((u) => u.status !== 'running').length, doneUsage);
+  compare('meta values', source.meta.length, metas);
   const triples = (nodes: readonly NodeRecord[]): string[] => nodes.map((n) => `${n.hostname} ${n.ip} ${n.mac}`).sort();
   const [want, got] = [triples(source.nodes), triples(snapshot.nodes)];
   const lost = want.filter((t) => !got.includes(t));
@@ -448,6 +462,7 @@ function formatSummary(s: MigrateStoreSummary): string {
     ['open operations', s.openOperations],
     ['finished operations', s.finishedOperations],
     ['phases', s.phases],
+    ['usage records', s.usageRecords],
     ['last seq', s.lastSeq],
   ];
   const width = Math.max(6, ...rows.map(([, n]) => String(n).length));

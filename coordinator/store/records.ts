@@ -63,3 +63,44 @@ export interface PhaseRow {
 export function isFinished(state: OperationState): boolean {
   return state === 'succeeded' || state === 'failed';
 }
+
+/** How a VM's life ended: drained or removed on request, or lost (its deployment failed after it ran, or it vanished). */
+export type UsageEndStatus = 'drained' | 'removed' | 'failed';
+/** A usage record's status: 'running' until the VM's life ends. */
+export type UsageStatus = 'running' | UsageEndStatus;
+
+/**
+ * One VM's life, for accounting: written by the leader when the node starts
+ * running (status 'running', endMs 0) and closed when its life ends, in the
+ * same store transactions that change the node.
+ */
+export interface UsageRecord {
+  /** Unique per VM life: the deploying operation's id and its attempt (`<operation id>.<attempt>`). */
+  id: string;
+  vo: string;
+  /** The node's hostname (pool triple). */
+  node: string;
+  /** Physical host it ran on. */
+  host: string;
+  /** Root disk image of the appliance. */
+  imageUrl: string;
+  imageSha256: string;
+  /** The appliance's id (e.g. a marketplace identifier), '' when not known. */
+  applianceId: string;
+  vcpus: number;
+  memoryMb: number;
+  /** Unix ms the node started running. */
+  startMs: number;
+  /** Unix ms its life ended; 0 while it runs. */
+  endMs: number;
+  status: UsageStatus;
+  /** The deployment that started it. */
+  startOperationId: string;
+  /** The drain or removal that ended it ('' while running, or when it ended without one, e.g. vanished). */
+  endOperationId: string;
+}
+
+/** Id of the usage record of a deployment attempt. */
+export function usageId(operationId: string, attempt: number): string {
+  return `${operationId}.${attempt}`;
+}

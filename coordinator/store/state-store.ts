@@ -1,7 +1,7 @@
-import { isFinished, type NodeRecord, type NodeState, type OperationRecord, type OperationState, type PhaseRow } from './records.js';
+import { isFinished, type NodeRecord, type NodeState, type OperationRecord, type OperationState, type PhaseRow, type UsageEndStatus, type UsageRecord } from './records.js';
 import type { LoadedState, StoreBackend, StoreChange } from './store-backend.js';
 
-export type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow };
+export type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow, UsageRecord };
 
 /** Operation states that are not final: their records are kept in memory. */
 const OPEN_STATES: ReadonlySet<OperationState> = new Set<OperationState>(['queued', 'running', 'retrying']);
@@ -40,6 +40,8 @@ export class StateStore {
   private readonly openOps = new Map<string, OperationRecord>();
   private readonly finished = new Map<string, OperationRecord>();
   private lastSeq: number;
+  /** Usage records of the VMs running now, by node hostname. */
+  private readonly openUsage = new Map<string, UsageRecord>();
   /** The running transaction: its changes for the backend and how to undo them in memory. */
   private tx: { changes: StoreChange[]; undo: Array<() => void> } | undefined;
 
@@ -50,6 +52,7 @@ export class StateStore {
   ) {
     for (const n of loaded.nodes) this.indexNode(Object.freeze({ ...n }));
     for (const op of loaded.openOperations) this.openOps.set(op.id, freezeOp({ ...op }));
+    for (const u of loaded.openUsage) this.openUsage.set(u.node, Object.freeze({ ...u }));
     this.lastSeq = loaded.lastSeq;
   }
 
@@ -87,9 +90,23 @@ export class StateStore {
     for (const n of [...this.nodeCache.values()]) this.unindexNode(n);
     this.openOps.clear();
     this.finished.clear();
+    this.openUsage.clear();
     for (const n of loaded.nodes) this.indexNode(Object.freeze({ ...n }));
     for (const op of loaded.openOperations) this.openOps.set(op.id, freezeOp({ ...op }));
+    for (const u of loaded.openUsage) this.openUsage.set(u.node, Object.freeze({ ...u }));
     this.lastSeq = loaded.lastSeq;
+  }
+
+  /** A usage record the leader wrote (an ended one closes the node's open record). Memory only. */
+  replicateUsage(record: UsageRecord): void {
+    const open = this.openUsage.get(record.node);
+    if (record.status === 'running') this.openUsage.set(record.node, Object.freeze({ ...record }));
+    else if (open?.id === record.id) this.openUsage.delete(record.node);
+  }
+
+  /** A usage record the leader closed, known by id only (its open key deleted). Memory only. */
+  replicateUsageClosed(id: string): void {
+    for (const [node, u] of this.openUsage) if (u.id === id) this.openUsage.delete(node);
   }
 
   /** A lease the leader wrote (record) or freed (undefined). Memory only. */
@@ -283,6 +300,100 @@ export class StateStore {
     for (const op of [...this.finished.values(), ...this.openOps.values()]) byId.set(op.id, op);
     const all = [...byId.values()].sort((a, b) => a.seq - b.seq);
     return (limit > 0 ? all.slice(-limit) : all).map(freezeOp);
+  }
+
+  // ---- usage records (accounting) ----
+
+  /**
+   * Opens the usage record of a VM that starts running now (status
+   * 'running', endMs 0). A node with an open record keeps it and nothing is
+   * written (an adopted deployment whose start was recorded before a
+   * restart); returns the node's open record either way.
+   */
+  startUsage(record: Omit<UsageRecord, 'endMs' | 'status' | 'endOperationId'>): UsageRecord {
+    const existing = this.openUsage.get(record.node);
+    if (existing) return existing;
+    return this.transaction(() => {
+      const rec: UsageRecord = Object.freeze({ ...record, endMs: 0, status: 'running', endOperationId: '' });
+      this.openUsage.set(rec.node, rec);
+      this.record({ kind: 'usage', record: rec, previous: undefined }, () => this.openUsage.delete(rec.node));
+      return rec;
+    });
+  }
+
+  /**
+   * Closes the open usage record of `node` (its VM's life ended at `endMs`,
+   * never before it started); returns the closed record, or undefined when
+   * the node has none open (it never ran, or was closed already).
+   */
+  endUsage(node: string, end: { endMs: number; status: UsageEndStatus; endOperationId: string }): UsageRecord | undefined {
+    const open = this.openUsage.get(node);
+    if (!open) return undefined;
+    return this.transaction(() => {
+      const rec: UsageRecord = Object.freeze({ ...open, endMs: Math.max(end.endMs, open.startMs), status: end.status, endOperationId: end.endOperationId });
+      this.openUsage.delete(node);
+      this.record({ kind: 'usage', record: rec, previous: open }, () => this.openUsage.set(node, open));
+      return rec;
+    });
+  }
+
+  /**
+   * Migration only (`vonode-coordinator migrate-store`): writes a usage
+   * record exactly as another store holds it (open or ended). Throws
+   * LeaseConflictError if its node already has an open record.
+   */
+  importUsage(record: UsageRecord): void {
+    this.transaction(() => {
+      const rec = Object.freeze({ ...record });
+      if (rec.status === 'running') {
+        if (this.openUsage.has(rec.node)) throw new LeaseConflictError(`node ${rec.node} already has an open usage record`);
+        this.openUsage.set(rec.node, rec);
+      }
+      this.record({ kind: 'usage', record: rec, previous: undefined }, () => {
+        if (this.openUsage.get(rec.node) === rec) this.openUsage.delete(rec.node);
+      });
+    });
+  }
+
+  /** The open usage record of a node (from memory), or undefined. */
+  usage(node: string): UsageRecord | undefined {
+    return this.openUsage.get(node);
+  }
+
+  /** Usage records of the VMs running now, by node. */
+  openUsageRecords(): UsageRecord[] {
+    return [...this.openUsage.values()].sort((a, b) => a.startMs - b.startMs || (a.id < b.id ? -1 : 1));
+  }
+
+  /**
+   * Usage records whose life overlaps [sinceMs, untilMs) (started before
+   * untilMs; running, or ended after sinceMs), by start time. An ended
+   * record wins over an open one of the same id (a standby's memory may lag
+   * etcd; a VM's life never reopens).
+   */
+  async usageRecords(sinceMs: number, untilMs: number): Promise<UsageRecord[]> {
+    await this.settled();
+    const stored = await this.backend.usageRecords(sinceMs, untilMs);
+    const byId = new Map<string, UsageRecord>();
+    for (const u of this.openUsage.values()) if (u.startMs < untilMs) byId.set(u.id, u);
+    for (const u of stored) {
+      const known = byId.get(u.id);
+      if (!known || known.status === 'running') byId.set(u.id, Object.freeze({ ...u }));
+    }
+    return [...byId.values()].sort((a, b) => a.startMs - b.startMs || (a.id < b.id ? -1 : 1));
+  }
+
+  // ---- meta ----
+
+  /** Sets a value of the store's meta map (in the running transaction, or in one of its own). */
+  writeMeta(key: string, value: string): void {
+    this.transaction(() => this.record({ kind: 'meta', key, value }, () => undefined));
+  }
+
+  /** A value of the store's meta map, or undefined. */
+  async readMeta(key: string): Promise<string | undefined> {
+    await this.settled();
+    return this.backend.readMeta(key);
   }
 
   // ---- phases ----

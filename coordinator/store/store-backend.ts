@@ -1,4 +1,4 @@
-import type { NodeRecord, OperationRecord, PhaseRow } from './records.js';
+import type { NodeRecord, OperationRecord, PhaseRow, UsageRecord } from './records.js';
 
 /** One change of a store transaction, as the backend persists it. */
 export type StoreChange =
@@ -6,7 +6,11 @@ export type StoreChange =
   | { kind: 'node'; hostname: string; record: NodeRecord | undefined; previous: NodeRecord | undefined }
   /** An operation written; `previous` is its record before (undefined: inserted). */
   | { kind: 'operation'; record: OperationRecord; previous: OperationRecord | undefined }
-  | { kind: 'phase'; row: PhaseRow };
+  | { kind: 'phase'; row: PhaseRow }
+  /** A usage record written; `previous` is its record before (undefined: inserted, the VM started running). */
+  | { kind: 'usage'; record: UsageRecord; previous: UsageRecord | undefined }
+  /** A value of the store's meta map (e.g. the last accounting period sent). */
+  | { kind: 'meta'; key: string; value: string };
 
 /** What a store holds in memory, read from its backend when it opens. */
 export interface LoadedState {
@@ -15,6 +19,8 @@ export interface LoadedState {
   openOperations: OperationRecord[];
   /** Highest operation seq ever written (0 for an empty store). */
   lastSeq: number;
+  /** Usage records of the VMs running now (endMs 0). */
+  openUsage: UsageRecord[];
 }
 
 /**
@@ -38,5 +44,9 @@ export interface StoreBackend {
   recentOperations(limit: number): Promise<OperationRecord[]>;
   /** Phase boundaries of one operation, in arrival order. */
   phases(operationId: string): Promise<PhaseRow[]>;
+  /** Usage records whose life overlaps [sinceMs, untilMs): started before untilMs, running or ended after sinceMs; by start. */
+  usageRecords(sinceMs: number, untilMs: number): Promise<UsageRecord[]>;
+  /** A value of the meta map, or undefined. */
+  readMeta(key: string): Promise<string | undefined>;
   close(): Promise<void>;
 }

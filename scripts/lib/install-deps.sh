@@ -17,6 +17,9 @@ DEBIAN_PACKAGES=(
   slurm-wlm slurm-client munge   # Slurm testbed: slurmctld, slurmd -Z, scontrol/squeue/sinfo, munged (scripts/testbed/slurm.sh)
   ca-certificates openssl         # the site PKI (scripts/pki/make-site-pki.sh)
   etcd-server etcd-client         # the HA coordinator's store: 3-member clusters on loopback in tests (test/support/etcd-cluster.ts)
+  dpkg-dev binutils python3 make g++  # the Debian package (scripts/package/build-deb.sh): dpkg-shlibdeps, strip, node-gyp for better-sqlite3
+  lintian debootstrap systemd     # its tests (test/integration/package/deb-package.spec.ts): lintian, a fresh bookworm root, systemd-analyze verify
+  prometheus                      # promtool: check and unit-test the shipped alert rules (packaging/prometheus, test/integration/package/prometheus-rules.spec.ts); its daemon is not started
 )
 
 vonode_require_root() {

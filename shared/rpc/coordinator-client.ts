@@ -1,6 +1,8 @@
 import { Metadata, type CallOptions, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import {
   CoordinatorServiceClient,
+  type AccountingRequest,
+  type AccountingResponse,
   type CoordinatorEvent,
   type DeployNodesRequest,
   type HeartbeatRequest,
@@ -41,6 +43,7 @@ export interface CoordinatorApi {
   listHosts(deadlineMs?: number): Promise<ListHostsResponse>;
   listNodes(vo?: string, deadlineMs?: number): Promise<ListNodesResponse>;
   timings(limit?: number, deadlineMs?: number): Promise<TimingsResponse>;
+  accounting(request: AccountingRequest, deadlineMs?: number): Promise<AccountingResponse>;
   getPolicy(deadlineMs?: number): Promise<PolicyResponse>;
   applyPolicy(yaml: string, deadlineMs?: number): Promise<PolicyResponse>;
   reportVisibility(request: ReportVisibilityRequest, deadlineMs?: number): Promise<ReportVisibilityResponse>;
@@ -97,6 +100,11 @@ export class CoordinatorClient implements CoordinatorApi {
   /** Per-operation phase durations, most recent `limit` (0 = all). */
   timings(limit = 0, deadlineMs?: number): Promise<TimingsResponse> {
     return unaryCall(CoordinatorCallError, 'Timings', (cb) => this.raw.timings({ limit }, new Metadata(), callOptions(deadlineMs), cb));
+  }
+
+  /** Usage records of the VMs whose life overlaps [since, until) (until 0 = now). */
+  accounting(request: AccountingRequest, deadlineMs?: number): Promise<AccountingResponse> {
+    return unaryCall(CoordinatorCallError, 'Accounting', (cb) => this.raw.accounting(request, new Metadata(), callOptions(deadlineMs), cb));
   }
 
   /** Current policy text and whether the file on disk was refused. */

@@ -1,6 +1,8 @@
 import { status, type ChannelCredentials, type ChannelOptions } from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../clock.js';
 import type {
+  AccountingRequest,
+  AccountingResponse,
   CoordinatorEvent,
   DeployNodesRequest,
   HeartbeatRequest,
@@ -116,6 +118,11 @@ export class FollowingCoordinatorClient implements CoordinatorApi {
   /** Per-operation phase durations. Throws CoordinatorCallError. */
   timings(limit = 0, deadlineMs?: number): Promise<TimingsResponse> {
     return this.unary('Timings', deadlineMs, (c, d) => c.timings(limit, d));
+  }
+
+  /** Usage records of a period (any coordinator answers it). Throws CoordinatorCallError. */
+  accounting(request: AccountingRequest, deadlineMs?: number): Promise<AccountingResponse> {
+    return this.unary('Accounting', deadlineMs, (c, d) => c.accounting(request, d));
   }
 
   /** The policy in force. Throws CoordinatorCallError. */

@@ -251,6 +251,7 @@ export class CannedCoordinatorDouble {
         record('ListNodes', call.request);
         cb(null, { nodes: d.nodes.filter((n) => !call.request.vo || n.vo === call.request.vo) });
       },
+      accounting: unimplemented,
       timings: (call, cb) => {
         record('Timings', call.request);
         const limit = call.request.limit;

@@ -1,7 +1,7 @@
 import type { Namespace } from 'etcd3';
 import type { Clock } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logger.js';
-import type { NodeRecord, OperationRecord, PhaseRow } from '../records.js';
+import type { NodeRecord, OperationRecord, PhaseRow, UsageRecord } from '../records.js';
 import { StateStore, type WriteGuard } from '../state-store.js';
 import type { LoadedState, StoreBackend, StoreChange } from '../store-backend.js';
 import { EtcdCommits, replayJournals } from './etcd-commits.js';
@@ -28,7 +28,9 @@ export async function readSnapshot(ns: Namespace): Promise<EtcdSnapshot> {
     return keys[0] ? seqOfKey(keys[0]) : 0;
   };
   const lastSeq = Math.max(await lastOf(KEYS.openOps), await lastOf(KEYS.doneOps));
-  return { nodes, openOperations, lastSeq, revision };
+  const usage = await ns.getAll().prefix(KEYS.openUsages).revision(revision).strings();
+  const openUsage = Object.values(usage).map((t) => JSON.parse(t) as UsageRecord).sort((a, b) => a.startMs - b.startMs);
+  return { nodes, openOperations, lastSeq, openUsage, revision };
 }
 
 /** History reads, the same for the leader's backend and a standby's view. */
@@ -55,6 +57,21 @@ export class EtcdHistory {
   async phases(operationId: string): Promise<PhaseRow[]> {
     const rows = await this.ns.getAll().prefix(KEYS.phasesOf(operationId)).sort('Key', 'Ascend').strings();
     return Object.entries(rows).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, t]) => JSON.parse(t) as PhaseRow);
+  }
+
+  /** Running records and those ended after sinceMs (one range read from sinceMs), at one revision. */
+  async usageRecords(sinceMs: number, untilMs: number): Promise<UsageRecord[]> {
+    const open = await this.ns.getAll().prefix(KEYS.openUsages).exec();
+    const revision = open.header.revision;
+    const done = await this.ns.getAll().inRange({ start: KEYS.doneUsageFrom(sinceMs), end: KEYS.doneUsageEnd }).revision(revision).strings();
+    const records = [...open.kvs.map((kv) => kv.value.toString()), ...Object.values(done)].map((t) => JSON.parse(t) as UsageRecord);
+    return records
+      .filter((u) => u.startMs < untilMs && (u.endMs === 0 || u.endMs > sinceMs))
+      .sort((a, b) => a.startMs - b.startMs || (a.id < b.id ? -1 : 1));
+  }
+
+  async readMeta(key: string): Promise<string | undefined> {
+    return (await this.ns.get(KEYS.meta(key)).string()) ?? undefined;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { NodeRecord, OperationRecord, PhaseRow } from '../records.js';
+import type { NodeRecord, OperationRecord, PhaseRow, UsageRecord } from '../records.js';
 import { isFinished } from '../records.js';
 import type { StoreChange } from '../store-backend.js';
 
@@ -12,6 +12,10 @@ import type { StoreChange } from '../store-backend.js';
  *   ops/done/<seq>              a finished one (moved there in the transaction that finishes it)
  *   opid/<id>                   seq of an operation id
  *   phases/<opId>/<term>-<n>    one phase boundary (PhaseRow JSON), in arrival order
+ *   usage/open/<id>             a running VM's usage record (UsageRecord JSON)
+ *   usage/done/<endMs>-<id>     an ended one (moved there in the transaction that ends it; by end time,
+ *                               so a period's records are one range read from its start)
+ *   meta/values/<key>           a value of the store's meta map (e.g. the last APEL period sent)
  *   meta/writer                 term, address and batch number of the last commit (fencing evidence)
  *   journal/<term>-<n>          a transaction too big for one etcd txn, while it is being applied
  *   election/<lease id>         the coordinators campaigning (value: advertised address)
@@ -32,6 +36,16 @@ export const KEYS = {
   phase: (opId: string, term: number, n: number) => `phases/${opId}/${pad(term, 16)}-${pad(n, 10)}`,
   phasesOf: (opId: string) => `phases/${opId}/`,
   phases: 'phases/',
+  openUsage: (id: string) => `usage/open/${id}`,
+  doneUsage: (endMs: number, id: string) => `usage/done/${pad(Math.floor(endMs), 15)}-${id}`,
+  openUsages: 'usage/open/',
+  doneUsages: 'usage/done/',
+  /** First usage/done/ key of records ended at or after `ms`. */
+  doneUsageFrom: (ms: number) => `usage/done/${pad(Math.max(0, Math.floor(ms)), 15)}`,
+  /** Just past every usage/done/ key ('0' follows '/'). */
+  doneUsageEnd: 'usage/done0',
+  meta: (key: string) => `meta/values/${key}`,
+  metas: 'meta/values/',
   writer: 'meta/writer',
   journal: (term: number, n: number) => `journal/${pad(term, 16)}-${pad(n, 10)}`,
   journals: 'journal/',
@@ -68,6 +82,8 @@ export function addChanges(
   for (const c of changes) {
     if (c.kind === 'phase') writes.set(nextPhaseKey(c.row, nextPhase), JSON.stringify(c.row));
     else if (c.kind === 'node') addNode(writes, c.hostname, c.record, c.previous);
+    else if (c.kind === 'usage') addUsage(writes, c.record);
+    else if (c.kind === 'meta') writes.set(KEYS.meta(c.key), c.value);
     else addOperation(writes, c.record, c.previous);
   }
 }
@@ -90,6 +106,15 @@ function addOperation(writes: KeyWrites, op: OperationRecord, previous: Operatio
   if (!previous) writes.set(KEYS.opId(op.id), pad(op.seq, 12));
   if (done) writes.set(KEYS.openOp(op.seq), null);
   writes.set(done ? KEYS.doneOp(op.seq) : KEYS.openOp(op.seq), JSON.stringify(op));
+}
+
+function addUsage(writes: KeyWrites, u: UsageRecord): void {
+  if (u.status === 'running') {
+    writes.set(KEYS.openUsage(u.id), JSON.stringify(u));
+    return;
+  }
+  writes.set(KEYS.openUsage(u.id), null);
+  writes.set(KEYS.doneUsage(u.endMs, u.id), JSON.stringify(u));
 }
 
 /** Seq of an ops/open/ or ops/done/ key. */

@@ -6,10 +6,13 @@
  * - operations: deployments, drains and removals with their state and attempt.
  * - phases: every phase boundary the agents (and later the batch system,
  *   infosys and GridWay steps) reported, for `vonode timings`.
+ * - usage (version 2): one row per VM life, for `vonode accounting` and the
+ *   APEL writer; end_ms 0 while the VM runs.
+ * - meta: schema_version, and values such as the last APEL period sent.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-/** DDL applied in one transaction on an empty database. */
+/** DDL of version 1, applied on every open (IF NOT EXISTS); MIGRATIONS take it to SCHEMA_VERSION. */
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
@@ -53,3 +56,27 @@ CREATE TABLE IF NOT EXISTS phases (
 );
 CREATE INDEX IF NOT EXISTS phases_operation ON phases(operation_id);
 `;
+
+/** DDL that takes a database from version N-1 to N (key N), applied in order in one transaction each. */
+export const MIGRATIONS: Readonly<Record<number, string>> = {
+  2: `
+CREATE TABLE IF NOT EXISTS usage (
+  id TEXT PRIMARY KEY,
+  vo TEXT NOT NULL,
+  node TEXT NOT NULL,
+  host TEXT NOT NULL DEFAULT '',
+  image_url TEXT NOT NULL DEFAULT '',
+  image_sha256 TEXT NOT NULL DEFAULT '',
+  appliance_id TEXT NOT NULL DEFAULT '',
+  vcpus INTEGER NOT NULL,
+  memory_mb INTEGER NOT NULL,
+  start_ms REAL NOT NULL,
+  end_ms REAL NOT NULL DEFAULT 0,
+  status TEXT NOT NULL,
+  start_operation_id TEXT NOT NULL DEFAULT '',
+  end_operation_id TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS usage_open ON usage(status) WHERE end_ms = 0;
+CREATE INDEX IF NOT EXISTS usage_end ON usage(end_ms);
+`,
+};

@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow } from '../records.js';
+import type { NodeRecord, NodeState, OperationRecord, OperationState, PhaseRow, UsageRecord } from '../records.js';
 import { StateStore } from '../state-store.js';
 import type { LoadedState, StoreBackend, StoreChange } from '../store-backend.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 
 interface NodeRow {
   hostname: string; ip: string; mac: string; vo: string; host: string; state: string; operation_id: string; since_ms: number; error: string;
@@ -16,6 +16,17 @@ interface OperationRow {
 interface PhaseDbRow {
   operation_id: string; attempt: number; host: string; phase: string; edge: string; monotonic_ms: number; unix_ms: number; duration_ms: number; details: string;
 }
+
+interface UsageRow {
+  id: string; vo: string; node: string; host: string; image_url: string; image_sha256: string; appliance_id: string; vcpus: number; memory_mb: number;
+  start_ms: number; end_ms: number; status: string; start_operation_id: string; end_operation_id: string;
+}
+
+const toUsage = (r: UsageRow): UsageRecord => ({
+  id: r.id, vo: r.vo, node: r.node, host: r.host, imageUrl: r.image_url, imageSha256: r.image_sha256, applianceId: r.appliance_id,
+  vcpus: r.vcpus, memoryMb: r.memory_mb, startMs: r.start_ms, endMs: r.end_ms, status: r.status as UsageRecord['status'],
+  startOperationId: r.start_operation_id, endOperationId: r.end_operation_id,
+});
 
 const toNode = (r: NodeRow): NodeRecord => ({
   hostname: r.hostname, ip: r.ip, mac: r.mac, vo: r.vo, host: r.host, state: r.state as NodeState,
@@ -55,10 +66,30 @@ export class SqliteBackend implements StoreBackend {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA_SQL);
-    this.sql(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+    this.sql(`INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1')`).run();
+    try {
+      this.migrate(file);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
     this.writeAll = this.db.transaction((changes: readonly StoreChange[]) => {
       for (const c of changes) this.apply(c);
     });
+  }
+
+  /** Takes the schema from its recorded version to SCHEMA_VERSION, one transaction per step. Throws for a newer database. */
+  private migrate(file: string): void {
+    const version = Number((this.sql(`SELECT value FROM meta WHERE key = 'schema_version'`).get() as { value: string }).value);
+    if (!(version <= SCHEMA_VERSION)) {
+      throw new Error(`${file} has schema version ${version}; this vonode-coordinator reads up to ${SCHEMA_VERSION} (a newer release wrote it: use that release)`);
+    }
+    for (let v = version + 1; v <= SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v] ?? '');
+        this.sql(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(v));
+      })();
+    }
   }
 
   /** What the store keeps in memory: every lease, the open operations, the last seq. */
@@ -67,7 +98,18 @@ export class SqliteBackend implements StoreBackend {
     const marks = OPEN.map(() => '?').join(', ');
     const open = (this.sql(`SELECT * FROM operations WHERE state IN (${marks}) ORDER BY seq`).all(...OPEN) as OperationRow[]).map(toOperation);
     const lastSeq = (this.sql('SELECT COALESCE(MAX(seq), 0) AS s FROM operations').get() as { s: number }).s;
-    return { nodes, openOperations: open, lastSeq };
+    const openUsage = (this.sql('SELECT * FROM usage WHERE end_ms = 0 ORDER BY start_ms, id').all() as UsageRow[]).map(toUsage);
+    return { nodes, openOperations: open, lastSeq, openUsage };
+  }
+
+  /** Every usage record, by start (migration). */
+  allUsage(): UsageRecord[] {
+    return (this.sql('SELECT * FROM usage ORDER BY start_ms, id').all() as UsageRow[]).map(toUsage);
+  }
+
+  /** Every meta value but the schema version (migration). */
+  allMeta(): Array<[string, string]> {
+    return (this.sql(`SELECT key, value FROM meta WHERE key <> 'schema_version' ORDER BY key`).all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]);
   }
 
   /** Every phase row in insertion order (migration). */
@@ -89,6 +131,20 @@ export class SqliteBackend implements StoreBackend {
   }
 
   private apply(c: StoreChange): void {
+    if (c.kind === 'usage') {
+      const u = c.record;
+      this.sql(
+        `INSERT INTO usage(id, vo, node, host, image_url, image_sha256, appliance_id, vcpus, memory_mb, start_ms, end_ms, status, start_operation_id, end_operation_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET end_ms = excluded.end_ms, status = excluded.status, end_operation_id = excluded.end_operation_id`,
+      ).run(u.id, u.vo, u.node, u.host, u.imageUrl, u.imageSha256, u.applianceId, u.vcpus, u.memoryMb, u.startMs, u.endMs, u.status, u.startOperationId, u.endOperationId);
+      return;
+    }
+    if (c.kind === 'meta') {
+      if (c.key === 'schema_version') throw new RangeError('meta key schema_version is the schema\'s own');
+      this.sql('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(c.key, c.value);
+      return;
+    }
     if (c.kind === 'phase') {
       const p = c.row;
       this.sql('INSERT INTO phases(operation_id, attempt, host, phase, edge, monotonic_ms, unix_ms, duration_ms, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -135,6 +191,15 @@ export class SqliteBackend implements StoreBackend {
 
   phases(operationId: string): Promise<PhaseRow[]> {
     return Promise.resolve((this.sql('SELECT * FROM phases WHERE operation_id = ? ORDER BY rowid').all(operationId) as PhaseDbRow[]).map(toPhase));
+  }
+
+  usageRecords(sinceMs: number, untilMs: number): Promise<UsageRecord[]> {
+    const rows = this.sql('SELECT * FROM usage WHERE start_ms < ? AND (end_ms = 0 OR end_ms > ?) ORDER BY start_ms, id').all(untilMs, sinceMs) as UsageRow[];
+    return Promise.resolve(rows.map(toUsage));
+  }
+
+  readMeta(key: string): Promise<string | undefined> {
+    return Promise.resolve((this.sql('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value);
   }
 
   /** Closes the database (checkpointing the WAL). */

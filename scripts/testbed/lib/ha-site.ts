@@ -20,7 +20,7 @@ import { REPO } from './testbed-process.js';
 const LOOPBACK = 'DNS:localhost,IP:127.0.0.1';
 /** Exit code of a coordinator that lost the leadership (coordinator/coordinator.ts EXIT_LEADERSHIP_LOST). */
 const EXIT_LEADERSHIP_LOST = 75;
-/** Pause before a coordinator that exited is started again (systemd's RestartSec in the shipped unit). */
+/** Pause before a coordinator that exited is started again (RestartSec= of packaging/systemd/vonode-coordinator.service). */
 const RESTART_DELAY_MS = 500;
 
 /** Options of an HA test site. */

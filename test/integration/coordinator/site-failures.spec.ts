@@ -24,9 +24,15 @@ async function realDomains(site: TestSite, agents: SiteAgent[]): Promise<Map<str
 
 describe('vonode-coordinator failure handling (real processes)', function () {
   this.timeout(180_000);
-  // 'aaa-fail' sorts first, so placement tries it first; its hypervisor always fails.
+  // 'aaa-fail''s hypervisor always fails. The others take 1 s to start a domain, so each holds its
+  // host's slot through the first dispatch pass: of three deployments on three idle hosts one must
+  // land on the failing host (with a quick VMB a fast host could take two before that).
   const site = new TestSite({
-    agents: [{ name: 'aaa-fail', failStart: true }, { name: 'phys-b', bootDelay: '1500ms' }, { name: 'phys-c', bootDelay: '1500ms' }],
+    agents: [
+      { name: 'aaa-fail', failStart: true },
+      { name: 'phys-b', bootDelay: '1500ms', simulated: { startDelay: '1s' } },
+      { name: 'phys-c', bootDelay: '1500ms', simulated: { startDelay: '1s' } },
+    ],
     poolSize: 8,
   });
   let client: CoordinatorClient;

@@ -37,7 +37,17 @@ describe('coordinator/config', () => {
     ['an infosys pollInterval of 0', `${base}infosys: { ldapUrl: "ldap://h:2170", pollInterval: 0 }\n`, /infosys\.pollInterval: must be from 10ms to 1m/],
     ['a listen port above 65535', `${base}listen: 127.0.0.1:70000\n`, /listen: the port must be from 0 to 65535/],
     ['a metrics port above 65535', `${base}metrics: { listen: "127.0.0.1:99999" }\n`, /metrics\.listen: the port must be from 0 to 65535/],
+    ['a relative APEL directory', `${base}accounting: { apel: { dir: spool/apel } }\n`, /accounting\.apel\.dir: must be an absolute path/],
+    ['an APEL interval under 1s', `${base}accounting: { apel: { dir: /var/spool/apel/outgoing, interval: 500ms } }\n`, /accounting\.apel\.interval: must be from 1s to 168h/],
+    ['an unknown accounting key', `${base}accounting: { apel: { dir: /a, site: X } }\n`, /accounting\.apel.*site/],
   ];
+  it('reads accounting.apel with its defaults (interval 1h, CloudType vonode; SiteName and service from the site when absent)', () => {
+    const c = parseCoordinatorConfig(`${base}accounting: { apel: { dir: /var/spool/apel/outgoing, interval: 2s } }\n`);
+    expect(c.accounting?.apel).to.deep.equal({ dir: '/var/spool/apel/outgoing', interval: 2000, cloudType: 'vonode' });
+    expect(parseCoordinatorConfig(`${base}accounting: { apel: { dir: /a } }\n`).accounting?.apel?.interval).to.equal(3_600_000);
+    expect(parseCoordinatorConfig(base).accounting).to.equal(undefined);
+  });
+
   it('accepts each number at its bounds', () => {
     const c = parseCoordinatorConfig(`${base}listen: 0.0.0.0:65535\nagents: { heartbeatInterval: 50ms, downAfter: 1h }\n` +
       'deploy: { maxAttempts: 100, maxConcurrentTransfers: 1000, shutdownTimeout: 0, phaseTimeouts: { PT: 168h, CR: 100ms } }\n');

@@ -457,6 +457,52 @@ export interface TimingsResponse {
   operations: OperationTiming[];
 }
 
+export interface AccountingRequest {
+  /** period start (inclusive) */
+  sinceUnixMs: number;
+  /** period end (exclusive); 0 = now */
+  untilUnixMs: number;
+  /** empty = all */
+  vo: string;
+}
+
+/** One VM's life (coordinator/store/records.ts UsageRecord). */
+export interface UsageRecord {
+  /** <deploy operation id>.<attempt> */
+  id: string;
+  vo: string;
+  /** hostname of the node (pool triple) */
+  node: string;
+  /** physical host */
+  host: string;
+  /** the appliance's root disk */
+  imageUrl: string;
+  imageSha256: string;
+  /** empty when not known */
+  applianceId: string;
+  vcpus: number;
+  memoryMb: number;
+  /** the node started running */
+  startUnixMs: number;
+  /** 0 while it runs */
+  endUnixMs: number;
+  /** running, drained, removed or failed */
+  status: string;
+  startOperationId: string;
+  endOperationId: string;
+}
+
+export interface AccountingResponse {
+  /** Records whose life overlaps [since, until): the whole lives; the client splits them at the period's bounds. */
+  records: UsageRecord[];
+  sinceUnixMs: number;
+  /** as asked, or the coordinator's now */
+  untilUnixMs: number;
+  /** running records count up to min(now, until) */
+  nowUnixMs: number;
+  site: string;
+}
+
 export interface DeployNodesRequest {
   vo: string;
   /** 0 = 1 */
@@ -3850,6 +3896,584 @@ export const TimingsResponse: MessageFns<TimingsResponse> = {
   },
 };
 
+function createBaseAccountingRequest(): AccountingRequest {
+  return { sinceUnixMs: 0, untilUnixMs: 0, vo: "" };
+}
+
+export const AccountingRequest: MessageFns<AccountingRequest> = {
+  encode(message: AccountingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sinceUnixMs !== 0) {
+      writer.uint32(9).double(message.sinceUnixMs);
+    }
+    if (message.untilUnixMs !== 0) {
+      writer.uint32(17).double(message.untilUnixMs);
+    }
+    if (message.vo !== "") {
+      writer.uint32(26).string(message.vo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.sinceUnixMs = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.untilUnixMs = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vo = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountingRequest {
+    return {
+      sinceUnixMs: isSet(object.sinceUnixMs)
+        ? globalThis.Number(object.sinceUnixMs)
+        : isSet(object.since_unix_ms)
+        ? globalThis.Number(object.since_unix_ms)
+        : 0,
+      untilUnixMs: isSet(object.untilUnixMs)
+        ? globalThis.Number(object.untilUnixMs)
+        : isSet(object.until_unix_ms)
+        ? globalThis.Number(object.until_unix_ms)
+        : 0,
+      vo: isSet(object.vo) ? globalThis.String(object.vo) : "",
+    };
+  },
+
+  toJSON(message: AccountingRequest): unknown {
+    const obj: any = {};
+    if (message.sinceUnixMs !== 0) {
+      obj.sinceUnixMs = floatToJson(message.sinceUnixMs);
+    }
+    if (message.untilUnixMs !== 0) {
+      obj.untilUnixMs = floatToJson(message.untilUnixMs);
+    }
+    if (message.vo !== "") {
+      obj.vo = message.vo;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountingRequest>, I>>(base?: I): AccountingRequest {
+    return AccountingRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountingRequest>, I>>(object: I): AccountingRequest {
+    const message = createBaseAccountingRequest();
+    message.sinceUnixMs = object.sinceUnixMs ?? 0;
+    message.untilUnixMs = object.untilUnixMs ?? 0;
+    message.vo = object.vo ?? "";
+    return message;
+  },
+};
+
+function createBaseUsageRecord(): UsageRecord {
+  return {
+    id: "",
+    vo: "",
+    node: "",
+    host: "",
+    imageUrl: "",
+    imageSha256: "",
+    applianceId: "",
+    vcpus: 0,
+    memoryMb: 0,
+    startUnixMs: 0,
+    endUnixMs: 0,
+    status: "",
+    startOperationId: "",
+    endOperationId: "",
+  };
+}
+
+export const UsageRecord: MessageFns<UsageRecord> = {
+  encode(message: UsageRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.vo !== "") {
+      writer.uint32(18).string(message.vo);
+    }
+    if (message.node !== "") {
+      writer.uint32(26).string(message.node);
+    }
+    if (message.host !== "") {
+      writer.uint32(34).string(message.host);
+    }
+    if (message.imageUrl !== "") {
+      writer.uint32(42).string(message.imageUrl);
+    }
+    if (message.imageSha256 !== "") {
+      writer.uint32(50).string(message.imageSha256);
+    }
+    if (message.applianceId !== "") {
+      writer.uint32(58).string(message.applianceId);
+    }
+    if (message.vcpus !== 0) {
+      writer.uint32(64).uint32(message.vcpus);
+    }
+    if (message.memoryMb !== 0) {
+      writer.uint32(72).uint32(message.memoryMb);
+    }
+    if (message.startUnixMs !== 0) {
+      writer.uint32(81).double(message.startUnixMs);
+    }
+    if (message.endUnixMs !== 0) {
+      writer.uint32(89).double(message.endUnixMs);
+    }
+    if (message.status !== "") {
+      writer.uint32(98).string(message.status);
+    }
+    if (message.startOperationId !== "") {
+      writer.uint32(106).string(message.startOperationId);
+    }
+    if (message.endOperationId !== "") {
+      writer.uint32(114).string(message.endOperationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vo = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.imageUrl = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.imageSha256 = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.applianceId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.vcpus = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.memoryMb = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.startUnixMs = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.endUnixMs = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.startOperationId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.endOperationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UsageRecord {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      vo: isSet(object.vo) ? globalThis.String(object.vo) : "",
+      node: isSet(object.node) ? globalThis.String(object.node) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      imageUrl: isSet(object.imageUrl)
+        ? globalThis.String(object.imageUrl)
+        : isSet(object.image_url)
+        ? globalThis.String(object.image_url)
+        : "",
+      imageSha256: isSet(object.imageSha256)
+        ? globalThis.String(object.imageSha256)
+        : isSet(object.image_sha256)
+        ? globalThis.String(object.image_sha256)
+        : "",
+      applianceId: isSet(object.applianceId)
+        ? globalThis.String(object.applianceId)
+        : isSet(object.appliance_id)
+        ? globalThis.String(object.appliance_id)
+        : "",
+      vcpus: isSet(object.vcpus) ? globalThis.Number(object.vcpus) : 0,
+      memoryMb: isSet(object.memoryMb)
+        ? globalThis.Number(object.memoryMb)
+        : isSet(object.memory_mb)
+        ? globalThis.Number(object.memory_mb)
+        : 0,
+      startUnixMs: isSet(object.startUnixMs)
+        ? globalThis.Number(object.startUnixMs)
+        : isSet(object.start_unix_ms)
+        ? globalThis.Number(object.start_unix_ms)
+        : 0,
+      endUnixMs: isSet(object.endUnixMs)
+        ? globalThis.Number(object.endUnixMs)
+        : isSet(object.end_unix_ms)
+        ? globalThis.Number(object.end_unix_ms)
+        : 0,
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      startOperationId: isSet(object.startOperationId)
+        ? globalThis.String(object.startOperationId)
+        : isSet(object.start_operation_id)
+        ? globalThis.String(object.start_operation_id)
+        : "",
+      endOperationId: isSet(object.endOperationId)
+        ? globalThis.String(object.endOperationId)
+        : isSet(object.end_operation_id)
+        ? globalThis.String(object.end_operation_id)
+        : "",
+    };
+  },
+
+  toJSON(message: UsageRecord): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.vo !== "") {
+      obj.vo = message.vo;
+    }
+    if (message.node !== "") {
+      obj.node = message.node;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.imageUrl !== "") {
+      obj.imageUrl = message.imageUrl;
+    }
+    if (message.imageSha256 !== "") {
+      obj.imageSha256 = message.imageSha256;
+    }
+    if (message.applianceId !== "") {
+      obj.applianceId = message.applianceId;
+    }
+    if (message.vcpus !== 0) {
+      obj.vcpus = Math.round(message.vcpus);
+    }
+    if (message.memoryMb !== 0) {
+      obj.memoryMb = Math.round(message.memoryMb);
+    }
+    if (message.startUnixMs !== 0) {
+      obj.startUnixMs = floatToJson(message.startUnixMs);
+    }
+    if (message.endUnixMs !== 0) {
+      obj.endUnixMs = floatToJson(message.endUnixMs);
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.startOperationId !== "") {
+      obj.startOperationId = message.startOperationId;
+    }
+    if (message.endOperationId !== "") {
+      obj.endOperationId = message.endOperationId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UsageRecord>, I>>(base?: I): UsageRecord {
+    return UsageRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UsageRecord>, I>>(object: I): UsageRecord {
+    const message = createBaseUsageRecord();
+    message.id = object.id ?? "";
+    message.vo = object.vo ?? "";
+    message.node = object.node ?? "";
+    message.host = object.host ?? "";
+    message.imageUrl = object.imageUrl ?? "";
+    message.imageSha256 = object.imageSha256 ?? "";
+    message.applianceId = object.applianceId ?? "";
+    message.vcpus = object.vcpus ?? 0;
+    message.memoryMb = object.memoryMb ?? 0;
+    message.startUnixMs = object.startUnixMs ?? 0;
+    message.endUnixMs = object.endUnixMs ?? 0;
+    message.status = object.status ?? "";
+    message.startOperationId = object.startOperationId ?? "";
+    message.endOperationId = object.endOperationId ?? "";
+    return message;
+  },
+};
+
+function createBaseAccountingResponse(): AccountingResponse {
+  return { records: [], sinceUnixMs: 0, untilUnixMs: 0, nowUnixMs: 0, site: "" };
+}
+
+export const AccountingResponse: MessageFns<AccountingResponse> = {
+  encode(message: AccountingResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.records) {
+      UsageRecord.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.sinceUnixMs !== 0) {
+      writer.uint32(17).double(message.sinceUnixMs);
+    }
+    if (message.untilUnixMs !== 0) {
+      writer.uint32(25).double(message.untilUnixMs);
+    }
+    if (message.nowUnixMs !== 0) {
+      writer.uint32(33).double(message.nowUnixMs);
+    }
+    if (message.site !== "") {
+      writer.uint32(42).string(message.site);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AccountingResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAccountingResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.records.push(UsageRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.sinceUnixMs = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.untilUnixMs = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.nowUnixMs = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.site = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AccountingResponse {
+    return {
+      records: globalThis.Array.isArray(object?.records) ? object.records.map((e: any) => UsageRecord.fromJSON(e)) : [],
+      sinceUnixMs: isSet(object.sinceUnixMs)
+        ? globalThis.Number(object.sinceUnixMs)
+        : isSet(object.since_unix_ms)
+        ? globalThis.Number(object.since_unix_ms)
+        : 0,
+      untilUnixMs: isSet(object.untilUnixMs)
+        ? globalThis.Number(object.untilUnixMs)
+        : isSet(object.until_unix_ms)
+        ? globalThis.Number(object.until_unix_ms)
+        : 0,
+      nowUnixMs: isSet(object.nowUnixMs)
+        ? globalThis.Number(object.nowUnixMs)
+        : isSet(object.now_unix_ms)
+        ? globalThis.Number(object.now_unix_ms)
+        : 0,
+      site: isSet(object.site) ? globalThis.String(object.site) : "",
+    };
+  },
+
+  toJSON(message: AccountingResponse): unknown {
+    const obj: any = {};
+    if (message.records?.length) {
+      obj.records = message.records.map((e) => UsageRecord.toJSON(e));
+    }
+    if (message.sinceUnixMs !== 0) {
+      obj.sinceUnixMs = floatToJson(message.sinceUnixMs);
+    }
+    if (message.untilUnixMs !== 0) {
+      obj.untilUnixMs = floatToJson(message.untilUnixMs);
+    }
+    if (message.nowUnixMs !== 0) {
+      obj.nowUnixMs = floatToJson(message.nowUnixMs);
+    }
+    if (message.site !== "") {
+      obj.site = message.site;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AccountingResponse>, I>>(base?: I): AccountingResponse {
+    return AccountingResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AccountingResponse>, I>>(object: I): AccountingResponse {
+    const message = createBaseAccountingResponse();
+    message.records = object.records?.map((e) => UsageRecord.fromPartial(e)) || [];
+    message.sinceUnixMs = object.sinceUnixMs ?? 0;
+    message.untilUnixMs = object.untilUnixMs ?? 0;
+    message.nowUnixMs = object.nowUnixMs ?? 0;
+    message.site = object.site ?? "";
+    return message;
+  },
+};
+
 function createBaseDeployNodesRequest(): DeployNodesRequest {
   return { vo: "", count: 0, host: "" };
 }
@@ -4340,6 +4964,16 @@ export const CoordinatorServiceService = {
     responseSerialize: (value: TimingsResponse): Buffer => Buffer.from(TimingsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TimingsResponse => TimingsResponse.decode(value),
   },
+  /** Usage records of the VMs whose life overlaps a period (leader and standbys). */
+  accounting: {
+    path: "/vonode.v1.CoordinatorService/Accounting" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AccountingRequest): Buffer => Buffer.from(AccountingRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AccountingRequest => AccountingRequest.decode(value),
+    responseSerialize: (value: AccountingResponse): Buffer => Buffer.from(AccountingResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AccountingResponse => AccountingResponse.decode(value),
+  },
   /** Admin actions; the stream carries the operations' events until all end. */
   deployNodes: {
     path: "/vonode.v1.CoordinatorService/DeployNodes" as const,
@@ -4423,6 +5057,8 @@ export interface CoordinatorServiceServer extends UntypedServiceImplementation {
   listHosts: handleUnaryCall<ListHostsRequest, ListHostsResponse>;
   listNodes: handleUnaryCall<ListNodesRequest, ListNodesResponse>;
   timings: handleUnaryCall<TimingsRequest, TimingsResponse>;
+  /** Usage records of the VMs whose life overlaps a period (leader and standbys). */
+  accounting: handleUnaryCall<AccountingRequest, AccountingResponse>;
   /** Admin actions; the stream carries the operations' events until all end. */
   deployNodes: handleServerStreamingCall<DeployNodesRequest, CoordinatorEvent>;
   drainNode: handleServerStreamingCall<NodeRequest, CoordinatorEvent>;
@@ -4531,6 +5167,22 @@ export interface CoordinatorServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TimingsResponse) => void,
+  ): ClientUnaryCall;
+  /** Usage records of the VMs whose life overlaps a period (leader and standbys). */
+  accounting(
+    request: AccountingRequest,
+    callback: (error: ServiceError | null, response: AccountingResponse) => void,
+  ): ClientUnaryCall;
+  accounting(
+    request: AccountingRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AccountingResponse) => void,
+  ): ClientUnaryCall;
+  accounting(
+    request: AccountingRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AccountingResponse) => void,
   ): ClientUnaryCall;
   /** Admin actions; the stream carries the operations' events until all end. */
   deployNodes(request: DeployNodesRequest, options?: Partial<CallOptions>): ClientReadableStream<CoordinatorEvent>;

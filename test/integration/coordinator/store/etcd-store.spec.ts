@@ -4,6 +4,8 @@ import { systemClock } from '../../../../shared/clock.js';
 import { silentLogger } from '../../../../shared/logger.js';
 import { connectEtcd, type EtcdConnection } from '../../../../coordinator/ha/etcd-connection.js';
 import { LeaderElection } from '../../../../coordinator/ha/leader-election.js';
+import { StandbyView } from '../../../../coordinator/ha/standby-view.js';
+import { EventBus } from '../../../../coordinator/events/event-bus.js';
 import { openEtcdStore } from '../../../../coordinator/store/etcd/etcd-backend.js';
 import { KEYS } from '../../../../coordinator/store/etcd/etcd-keys.js';
 import type { NodeRecord, OperationRecord } from '../../../../coordinator/store/records.js';
@@ -129,6 +131,36 @@ describe('coordinator/store/etcd (StateStore contract on a 3-member etcd cluster
       expect(await bounded(store.durable())).to.equal('durable');
       expect(await c.ns.get(KEYS.node('vwn-2')).exists()).to.equal(true);
     } finally {
+      c.close();
+    }
+  });
+
+  it('a standby serves the usage records the leader wrote: running ones from its watch, ended ones from etcd', async () => {
+    const prefix = `/standby-usage-${randomUUID()}/`;
+    const c = connectEtcd(config(prefix));
+    let view: StandbyView | undefined;
+    try {
+      const { store } = await openEtcdStore({ ...options(c), fence: undefined });
+      const start = (n: number, startMs: number) => ({
+        id: `op-${n}.1`, vo: 'bio', node: `vwn-${n}`, host: 'phys-01', imageUrl: 'u', imageSha256: 's', applianceId: '', vcpus: 1, memoryMb: 512, startMs, startOperationId: `op-${n}`,
+      });
+      store.startUsage(start(1, 1_000));
+      await store.durable();
+      view = await StandbyView.open(c.ns, prefix, new EventBus(), silentLogger(), () => 'leader:7080', { replicate: () => undefined }, () => undefined);
+      expect(view.store.openUsageRecords().map((u) => u.id), 'read at open').to.deep.equal(['op-1.1']);
+      store.startUsage(start(2, 2_000));
+      store.endUsage('vwn-1', { endMs: 5_000, status: 'removed', endOperationId: 'op-7' });
+      store.writeMeta('accounting.apel.sentUntilMs', '3600000');
+      await store.durable();
+      const deadline = Date.now() + 5000;
+      while (view.store.openUsageRecords().map((u) => u.id).join() !== 'op-2.1' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(view.store.openUsageRecords().map((u) => u.id), 'followed by the watch').to.deep.equal(['op-2.1']);
+      expect((await view.store.usageRecords(0, 10_000)).map((u) => [u.id, u.status, u.endMs])).to.deep.equal([['op-1.1', 'removed', 5_000], ['op-2.1', 'running', 0]]);
+      expect(await view.store.readMeta('accounting.apel.sentUntilMs')).to.equal('3600000');
+      expect(() => view!.store.startUsage(start(3, 3_000)), 'a standby writes nothing').to.throw(/leader/i);
+      await store.close();
+    } finally {
+      await view?.close();
       c.close();
     }
   });

@@ -41,6 +41,11 @@ const phase = (operationId: string, name: PhaseName, edge: PhaseRow['edge'], t: 
   operationId, attempt: 1, host, phase: name, edge, monotonicMs: 100 + t, unixMs: 1_700_000_000_000 + t, durationMs: edge === 'end' ? 7 : 0, details: edge === 'end' ? { bytes: String(t) } : {},
 });
 
+const usage = (i: number, operationId: string, host: string, startMs: number) => ({
+  id: `${operationId}.1`, vo: i % 2 ? 'bio' : 'atlas', node: `vwn-${i}`, host, imageUrl: 'http://repo/bio.qcow2', imageSha256: 'ab'.repeat(32),
+  applianceId: i % 2 ? 'https://appdb.example/vm/1' : '', vcpus: i, memoryMb: 512 * i, startMs, startOperationId: operationId,
+});
+
 /** A site's SQLite state: leases deploying, running and freed; operations queued, running, retrying, succeeded and failed; phases. */
 function buildSite(store: StateStore): void {
   // op-1: vwn-1 deployed on h1 (succeeded), now running; its phases.
@@ -55,6 +60,7 @@ function buildSite(store: StateStore): void {
   }
   store.updateOperation('op-1', { state: 'succeeded', finishedMs: 3000 });
   store.updateNode('vwn-1', { state: 'running', host: 'h1', sinceMs: 3000 });
+  store.startUsage(usage(1, 'op-1', 'h1', 3000));
   // op-2: vwn-2 deploying, second attempt running on h2 after h3 failed.
   store.transaction(() => {
     store.insertNode(node(2, 'deploying'));
@@ -81,8 +87,13 @@ function buildSite(store: StateStore): void {
   // op-6: vwn-6 removed (succeeded): no lease left.
   store.insertNode(node(6, 'running', 'h2'));
   store.insertOperation(op('op-6', 'remove', 'vwn-6'));
-  store.updateOperation('op-6', { state: 'succeeded', finishedMs: 4000 });
-  store.deleteNode('vwn-6');
+  store.startUsage(usage(6, 'op-0', 'h2', 1500));
+  store.transaction(() => {
+    store.endUsage('vwn-6', { endMs: 4000, status: 'removed', endOperationId: 'op-6' });
+    store.updateOperation('op-6', { state: 'succeeded', finishedMs: 4000 });
+    store.deleteNode('vwn-6');
+  });
+  store.writeMeta('accounting.apel.sentUntilMs', '3600000');
 }
 
 /** What the SQLite file holds, read with a fresh store (which is closed again). */
@@ -95,6 +106,7 @@ async function sqliteView(file: string) {
       recent: await store.recentOperations(0),
       phases1: await store.phases('op-1'),
       phases2: await store.phases('op-2'),
+      usage: await store.usageRecords(0, Number.MAX_SAFE_INTEGER),
     };
   } finally {
     await store.close();
@@ -157,6 +169,7 @@ describe('vonode-coordinator migrate-store (spawned) from SQLite into a 3-member
     expect(r.out).to.match(/\nopen operations\s+3\s+3\n/);
     expect(r.out).to.match(/\nfinished operations\s+3\s+3\n/);
     expect(r.out).to.match(/\nphases\s+12\s+12\n/);
+    expect(r.out).to.match(/\nusage records\s+2\s+2\n/);
     expect(r.out).to.match(/\nlast seq\s+6\s+6\n/);
     expect(r.out).to.include('verified: read back from etcd');
     expect(await fileState(dbFile), 'the SQLite file (and its siblings) unchanged').to.deep.equal(before);
@@ -176,6 +189,10 @@ describe('vonode-coordinator migrate-store (spawned) from SQLite into a 3-member
       expect(await store.phases('op-2')).to.deep.equal(source.phases2);
       expect(await store.recentOperations(0)).to.deep.equal(source.recent);
       expect((await store.recentOperations(2)).map((o) => o.id)).to.deep.equal(['op-5', 'op-6']);
+      expect(source.usage.map((u) => [u.id, u.status])).to.deep.equal([['op-0.1', 'removed'], ['op-1.1', 'running']]);
+      expect(await store.usageRecords(0, Number.MAX_SAFE_INTEGER)).to.deep.equal(source.usage);
+      expect(store.usage('vwn-1')?.id, 'the running VM\'s record is open').to.equal('op-1.1');
+      expect(await store.readMeta('accounting.apel.sentUntilMs')).to.equal('3600000');
     } finally {
       await store.close();
     }
@@ -185,7 +202,7 @@ describe('vonode-coordinator migrate-store (spawned) from SQLite into a 3-member
     expect(await c.ns.get(KEYS.ipLease('10.0.0.3')).exists(), 'a freed lease has no key').to.equal(false);
     expect(await c.ns.get(KEYS.opId('op-6')).string()).to.equal(pad(6, 12));
     const families = new Set((await c.ns.getAll().keys()).map((k) => k.split('/')[0]));
-    expect([...families].sort()).to.deep.equal(['leases', 'meta', 'nodes', 'opid', 'ops', 'phases']);
+    expect([...families].sort()).to.deep.equal(['leases', 'meta', 'nodes', 'opid', 'ops', 'phases', 'usage']);
   });
 
   it('refuses a second run into the same prefix (exit 2) and changes nothing', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { NodeRecord, OperationRecord } from '../../../../coordinator/store/records.js';
+import type { NodeRecord, OperationRecord, UsageRecord } from '../../../../coordinator/store/records.js';
 import type { StateStore } from '../../../../coordinator/store/state-store.js';
 
 /** Opens stores on one backend's data: `open` the first time, `reopen` after the previous one was closed (same data). */
@@ -13,6 +13,10 @@ const node = (hostname: string, i: number): NodeRecord => ({
 });
 const op = (id: string, nodeName: string): Omit<OperationRecord, 'seq'> => ({
   id, kind: 'deploy', state: 'queued', vo: 'bio', node: nodeName, host: '', pinnedHost: '', attempt: 0, excludedHosts: [], error: '', trigger: 'manual', createdMs: 1, finishedMs: 0,
+});
+const usage = (n: number, startMs: number): Omit<UsageRecord, 'endMs' | 'status' | 'endOperationId'> => ({
+  id: `op-${n}.1`, vo: n % 2 ? 'bio' : 'phys', node: `vwn-00${n}`, host: 'phys-01', imageUrl: 'http://repo/bio.qcow2', imageSha256: 'ab'.repeat(32),
+  applianceId: '', vcpus: 2, memoryMb: 1024, startMs, startOperationId: `op-${n}`,
 });
 
 /**
@@ -121,6 +125,49 @@ export function storeContract(factory: () => StoreFactory): void {
     const again = await reopen(store);
     expect(again.nodeCount).to.equal(count);
     expect(again.operationsIn(['queued']).map((o) => o.seq)).to.deep.equal(Array.from({ length: count }, (_, i) => i + 1));
+  });
+
+  it('keeps usage records: open ones in memory across a reopen, ended ones found by the period they overlap', async () => {
+    const store = track(await f.open());
+    store.startUsage(usage(1, 1_000));
+    store.startUsage(usage(2, 2_000));
+    store.startUsage(usage(3, 3_000));
+    expect(store.startUsage({ ...usage(1, 9_000), id: 'other' }).id, 'a node keeps its open record').to.equal('op-1.1');
+    store.endUsage('vwn-001', { endMs: 5_000, status: 'drained', endOperationId: 'op-9' });
+    store.transaction(() => store.endUsage('vwn-002', { endMs: 10_000, status: 'failed', endOperationId: '' }));
+    expect(store.endUsage('vwn-001', { endMs: 6_000, status: 'removed', endOperationId: 'op-10' }), 'nothing open: nothing ended').to.equal(undefined);
+    const again = await reopen(store);
+    expect(again.openUsageRecords().map((u) => [u.id, u.status, u.endMs])).to.deep.equal([['op-3.1', 'running', 0]]);
+    expect(again.usage('vwn-003')?.startMs).to.equal(3_000);
+    const ids = async (since: number, until: number): Promise<string[]> => (await again.usageRecords(since, until)).map((u) => u.id);
+    expect(await ids(0, 100_000)).to.deep.equal(['op-1.1', 'op-2.1', 'op-3.1']);
+    expect(await ids(5_000, 100_000), 'ended at the period start: not in it').to.deep.equal(['op-2.1', 'op-3.1']);
+    expect(await ids(0, 2_000), 'started at the period end: not in it').to.deep.equal(['op-1.1']);
+    expect(await ids(10_001, 20_000)).to.deep.equal(['op-3.1']);
+    const ended = (await again.usageRecords(0, 100_000))[0]!;
+    expect(ended).to.deep.include({ status: 'drained', startMs: 1_000, endMs: 5_000, endOperationId: 'op-9', vcpus: 2, memoryMb: 1024, imageSha256: 'ab'.repeat(32) });
+  });
+
+  it('a failed transaction takes back a usage record it opened or ended', async () => {
+    const store = track(await f.open());
+    store.startUsage(usage(1, 1_000));
+    expect(() => store.transaction(() => {
+      store.endUsage('vwn-001', { endMs: 5_000, status: 'removed', endOperationId: 'op-9' });
+      store.startUsage(usage(2, 2_000));
+      throw new Error('boom');
+    })).to.throw('boom');
+    expect(store.openUsageRecords().map((u) => u.id)).to.deep.equal(['op-1.1']);
+    const again = await reopen(store);
+    expect((await again.usageRecords(0, 100_000)).map((u) => [u.id, u.status])).to.deep.equal([['op-1.1', 'running']]);
+  });
+
+  it('keeps meta values across a reopen (the last APEL period sent)', async () => {
+    const store = track(await f.open());
+    expect(await store.readMeta('accounting.apel.sentUntilMs')).to.equal(undefined);
+    store.writeMeta('accounting.apel.sentUntilMs', '3600000');
+    store.writeMeta('accounting.apel.sentUntilMs', '7200000');
+    const again = await reopen(store);
+    expect(await again.readMeta('accounting.apel.sentUntilMs')).to.equal('7200000');
   });
 
   it('hands out frozen records: a change goes through the store or nowhere', async () => {

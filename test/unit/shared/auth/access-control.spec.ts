@@ -26,6 +26,7 @@ describe('shared/auth/access-control', () => {
     ['ListNodes', ['admin', 'operator', 'reader', 'gridway', 'infosys']],
     ['GetPolicy', ['admin', 'operator', 'reader', 'gridway', 'infosys']],
     ['Timings', ['admin', 'operator', 'reader']],
+    ['Accounting', ['admin', 'operator', 'reader']],
     ['WatchEvents', ['admin', 'operator', 'reader', 'gridway']],
     ['DeployNodes', ['admin', 'operator']],
     ['DrainNode', ['admin', 'operator']],
