@@ -1,4 +1,4 @@
-import type { DomainConfig } from './hypervisor-driver.js';
+import type { DomainConfig } from './domain-config.js';
 
 /** Name of the virtio-serial port a template guest waits on for its identity (the appliance's await-identity.sh looks for it). */
 export const IDENTITY_PORT_NAME = 'org.vonode.identity';
