@@ -3,7 +3,7 @@ import { runDaemon } from '../shared/daemon/run-daemon.js';
 import { loadCoordinatorConfig } from './config.js';
 import { Coordinator } from './coordinator.js';
 import { coordinatorPreflight } from './preflight.js';
-import { runMigrateStore } from './store/migrate-store.js';
+import { runMigrateStore } from './store/migrate-store-command.js';
 
 if (process.argv[2] === 'migrate-store') {
   runMigrateStore(process.argv.slice(3));
