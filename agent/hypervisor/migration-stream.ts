@@ -2,14 +2,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
-import { Transform, Writable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { FileDigest } from '../../shared/fs/file-digest.js';
 
-/** Size and sha256 of a stream that went through. */
-export interface StreamDigest {
-  bytes: number;
-  sha256: string;
-}
+/** Size and sha256 of a stream that went through (the same shape as a file's digest). */
+export type StreamDigest = FileDigest;
 
 /** A pass-through that counts and hashes what it passes. */
 function digesting(): { transform: Transform; digest: () => StreamDigest } {
@@ -62,9 +60,3 @@ export async function sendFile(socketPath: string, filePath: string): Promise<St
   return d.digest();
 }
 
-/** Size and sha256 of a file, read in 1 MiB chunks. */
-export async function digestFile(filePath: string): Promise<StreamDigest> {
-  const d = digesting();
-  await pipeline(createReadStream(filePath, { highWaterMark: 1 << 20 }), d.transform, new Writable({ write: (_c, _e, cb) => cb() }));
-  return d.digest();
-}

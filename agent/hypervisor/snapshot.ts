@@ -1,3 +1,4 @@
+import type { FileDigest } from '../../shared/fs/file-digest.js';
 import type { DomainConfig } from './domain-config.js';
 
 /** Name of the virtio-serial port a template guest waits on for its identity (the appliance's await-identity.sh looks for it). */
@@ -44,11 +45,7 @@ export interface RestoreBreakdown {
   identityMs: number;
 }
 
-/** Size and sha256 of a file. */
-export interface FileDigest {
-  bytes: number;
-  sha256: string;
-}
+export type { FileDigest } from '../../shared/fs/file-digest.js';
 
 /**
  * A template's files: `state` the device state stream (small: CPU, devices,

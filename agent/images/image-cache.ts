@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock, type Clock } from '../../shared/clock.js';
+import { digestFile } from '../../shared/fs/file-digest.js';
 import { FailedPreconditionError, NotFoundError, ResourceExhaustedError, VonodeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { ProcessRunner, runChecked, type CommandRunner } from '../../shared/process/command-runner.js';
@@ -156,7 +157,7 @@ export class ImageCache {
       if (this.index.has(sha)) continue;
       // A blob without an index entry (crash between rename and index write): keep it only if it verifies.
       const file = this.blobPath(sha);
-      if ((await hashFile(file)) === sha) {
+      if ((await digestFile(file)).sha256 === sha) {
         this.index.set(sha, { sizeBytes: (await stat(file)).size, lastUsedMs: 0, url: '', format: await this.detectFormat(file) });
       } else {
         await rm(file, { force: true });
@@ -411,8 +412,4 @@ async function hashInto(hash: Hash, file: string, bytes?: number): Promise<Hash>
   const stream = createReadStream(file, bytes !== undefined ? { end: bytes - 1 } : {});
   for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
   return hash;
-}
-
-async function hashFile(file: string): Promise<string> {
-  return (await hashInto(createHash('sha256'), file)).digest('hex');
 }

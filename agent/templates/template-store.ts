@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../dhcp/atomic-file.js';
-import { digestFile } from '../hypervisor/migration-stream.js';
+import { digestFile } from '../../shared/fs/file-digest.js';
 import type { FileDigest, TemplateFiles } from '../hypervisor/snapshot.js';
 import { shapeMismatch, templateKey, type TemplateShape } from './template-key.js';
 

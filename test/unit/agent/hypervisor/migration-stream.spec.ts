@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import path from 'node:path';
-import { digestFile, receiveToFile, sendFile } from '../../../../agent/hypervisor/migration-stream.js';
+import { receiveToFile, sendFile } from '../../../../agent/hypervisor/migration-stream.js';
+import { digestFile } from '../../../../shared/fs/file-digest.js';
 import { tempDir } from '../../../helpers/agent-fakes.js';
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
