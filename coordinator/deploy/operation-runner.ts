@@ -1,9 +1,10 @@
 import { setMaxListeners } from 'node:events';
+import { status } from '@grpc/grpc-js';
 import type { Clock } from '../../shared/clock.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { PhaseMark } from '../../shared/phases.js';
-import type { AgentClient } from '../../shared/rpc/agent-client.js';
+import { isAgentCallError, type AgentClient } from '../../shared/rpc/agent-client.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
 import { usageStart } from '../accounting/usage-start.js';
 import type { EventBus } from '../events/event-bus.js';
@@ -48,6 +49,14 @@ export interface OperationRunnerDeps {
 // decided, with the reason given, by classifyDeployFailure (deploy-failure.ts).
 // A removal the agent could not do is tried again after this pause (not in a tight loop).
 const REMOVAL_RETRY_PAUSE_MS = 2000;
+/**
+ * A cancelled Deploy is undone by the agent itself, a moment after the
+ * coordinator stops reading its stream; a Remove that arrives first is told
+ * "still deploying". The cleanup asks again this often, this many times
+ * (the agent's undo is a destroy and a few file removals: well under 10 s).
+ */
+const CLEANUP_RETRY_PAUSE_MS = 200;
+const CLEANUP_MAX_TRIES = 50;
 
 /**
  * Runs the attempts the queue dispatches: streams them from the agent,
@@ -197,11 +206,20 @@ export class OperationRunner implements AttemptStarter {
   /** Best-effort removal of a failed attempt's leftovers; an unreachable agent is cleaned when it registers again. */
   private async cleanup(op: OperationRecord, host: string, log: Logger): Promise<void> {
     await this.deps.grid.forget?.(op.node).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'could not remove the node from the batch system'));
-    try {
-      const client = this.deps.clients.get(host);
-      await runRemoveAttempt(client, op.id, op.node, 0, { onPhase: () => undefined }, {});
-    } catch (e) {
-      log.warn({ err: errorMessage(e) }, 'cleanup failed; the leftovers go when the agent registers again');
+    for (let tries = 1; ; tries++) {
+      try {
+        const client = this.deps.clients.get(host);
+        await runRemoveAttempt(client, op.id, op.node, 0, { onPhase: () => undefined }, {});
+        return;
+      } catch (e) {
+        // The agent is still undoing the abandoned Deploy: the failure is reported once it is gone.
+        const undoing = isAgentCallError(e) && e.code === status.FAILED_PRECONDITION;
+        if (!undoing || tries >= CLEANUP_MAX_TRIES || this.abort.signal.aborted) {
+          log.warn({ err: errorMessage(e) }, 'cleanup failed; the leftovers go when the agent registers again');
+          return;
+        }
+        await this.deps.clock.sleep(CLEANUP_RETRY_PAUSE_MS, this.abort.signal).catch(() => undefined);
+      }
     }
   }
 
