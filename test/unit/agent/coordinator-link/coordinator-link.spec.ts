@@ -145,6 +145,8 @@ describe('agent/coordinator-link', () => {
     try {
       link.start();
       await double.waitFor('two heartbeats at the leader', () => leader.calls.filter((c) => c.method === 'Heartbeat').length >= 2);
+      // The doubles count a call on arrival; a term is passed on once the link has read the answer.
+      await double.waitFor('three answers read', () => terms.length >= 3, 5_000);
       expect(standby.calls.map((c) => c.method)).to.deep.equal(['RegisterAgent']);
       expect(leader.calls[0]!.method).to.equal('RegisterAgent');
       expect(link.registrations).to.equal(1);
