@@ -12,9 +12,11 @@ import { Edge } from '../../shared/gen/vonode/v1/common.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../shared/gen/vonode/v1/coordinator.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import { runAcceptanceScenario, type ScenarioResult } from './lib/acceptance-scenario.js';
+import { HOOK_EVENT_NAMES } from '../../coordinator/hooks/hook-event.js';
 import { VO_SOFTWARE, VOS } from './lib/site-config.js';
 import { SiteTestbed, TESTBED_MARKER } from './lib/site-testbed.js';
 import { REPO } from './lib/testbed-process.js';
+import { usageAgreement } from './lib/usage-check.js';
 
 const USAGE = `usage: scripts/demo.sh [--dir DIR] [--keep | --down] [--hosts N] [--pool N] [--jobs-bio N] [--jobs-fusion N] [--job-seconds S] [--payload-mb N]
 
@@ -138,6 +140,31 @@ function printLeftovers(r: ScenarioResult): boolean {
   return rows.every(([, , ok]) => ok);
 }
 
+/** The run's usage in the CLI's table, and every other format held against it; true when all agree. */
+function printUsage(r: ScenarioResult): boolean {
+  heading('usage records of the run (vonode accounting), every format and the APEL writer\'s messages parsed back');
+  say(r.usage.table.text.trimEnd());
+  const rows = usageAgreement(r.usage, r.operations.deployed.length);
+  for (const row of rows) say(`  ${row.ok ? 'ok  ' : 'DIFF'} ${row.what.padEnd(36)} ${row.value}`);
+  return rows.every((row) => row.ok);
+}
+
+/** How many times each hook ran, against what the events say it should; true when all match. */
+function printHooks(r: ScenarioResult): boolean {
+  heading('event hooks (each run\'s JSON kept by the testbed\'s recorder)');
+  const expected: Record<string, number> = {
+    node_deployed: r.operations.deployed.length, node_running: r.operations.deployed.length,
+    drain_started: r.operations.removed.length, node_removed: r.operations.removed.length, deployment_failed: 0, agent_down: 0,
+  };
+  let ok = true;
+  for (const name of HOOK_EVENT_NAMES) {
+    const n = r.hooks.filter((h) => h.event === name).length;
+    ok &&= n === expected[name];
+    say(`  ${n === expected[name] ? 'ok  ' : 'DIFF'} ${name.padEnd(18)} ${String(n).padStart(3)} (expected ${expected[name]})`);
+  }
+  return ok;
+}
+
 async function main(): Promise<number> {
   const o = options();
   if (o.down) {
@@ -170,6 +197,8 @@ async function main(): Promise<number> {
     say(await site.cli(['timings', '--removals']));
     heading('per layer, Figure 3 style (vonode timings --layers)');
     say(await site.cli(['timings', '--layers']));
+    const accounted = printUsage(result);
+    const hooked = printHooks(result);
     const clean = printLeftovers(result);
     const allRan = result.jobs.every((j) => j.ended && j.marker?.startsWith(`vo=${j.vo} `) && j.work === VO_SOFTWARE[j.vo].answer);
     say(`\nreleased jobs → peak: ${result.wall.toPeakS.toFixed(1)} s; → every node gone: ${result.wall.toEmptyS.toFixed(1)} s`);
@@ -183,7 +212,7 @@ async function main(): Promise<number> {
     } else {
       await stop();
     }
-    return clean && allRan ? 0 : 1;
+    return clean && allRan && accounted && hooked ? 0 : 1;
   } catch (e) {
     process.stderr.write(`\ndemo failed: ${(e as Error).message}\n`);
     if (!o.keep) await stop().catch(() => undefined);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { runAcceptanceScenario, type ScenarioResult } from '../../scripts/testbed/lib/acceptance-scenario.js';
 import { QUEUE, VO_SOFTWARE, VOS } from '../../scripts/testbed/lib/site-config.js';
 import { SiteTestbed } from '../../scripts/testbed/lib/site-testbed.js';
+import { apelWallSeconds, usageAgreement } from '../../scripts/testbed/lib/usage-check.js';
 
 // The acceptance run of DESIGN §7, the README's main job with assertions: a
 // frontend namespace (SGE qmaster, BDII, image repository, coordinator), two
@@ -79,6 +80,53 @@ describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII
     console.log(`      mean s: ${['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW'].map((p) => `${p} ${mean(`PHASE_${p}`).toFixed(2)}`).join(', ')}`);
     console.log(`      released jobs → pool full ${result.wall.toPeakS.toFixed(1)} s, → every node gone ${result.wall.toEmptyS.toFixed(1)} s`);
     console.log(`      BDII showed no instance ${result.after.bdiiZeroAfterLastRemovalS.toFixed(1)} s after the last drain ended (≤ 0: while it drained)`);
+  });
+
+  it('keeps a usage record of every VM life: the CLI\'s json, csv, table and apel formats and the APEL writer\'s messages give the same totals', () => {
+    const { usage, operations } = result;
+    expect(operations.deployed.length, 'deployments').to.be.at.least(6);
+    expect(usage.lives.map((l) => l.id).length).to.equal(operations.deployed.length);
+    for (const l of usage.lives) {
+      expect(l.node, l.id).to.be.oneOf(site!.pool.map((p) => p.hostname));
+      expect(l.vo, l.id).to.be.oneOf([...VOS]);
+      expect(l.host, l.id).to.be.oneOf(site!.hosts.map((h) => h.name));
+      expect(l.endStatus, l.id).to.be.oneOf(['drained', 'removed']);
+      expect(l.wallMs, l.id).to.be.greaterThan(0);
+    }
+    for (const vo of VOS) expect(usage.lives.filter((l) => l.vo === vo).length, vo).to.be.at.least(result.peak[vo]);
+    for (const row of usageAgreement(usage, operations.deployed.length)) expect(row.ok, `${row.what}: ${row.value}`).to.equal(true);
+    expect(usage.apelWritten.wallSeconds).to.equal(apelWallSeconds(usage.lives));
+    console.log(`      usage: ${usage.json.vms} VM lives, ${(usage.json.wallMs / 1000).toFixed(1)} s wall; APEL writer: ${usage.apelWritten.messages} messages`);
+  });
+
+  it('gives the hooks every node\'s life as JSON: deployed, running, drain started, removed, and no failure or agent down', () => {
+    const { hooks, operations } = result;
+    const named = (event: string): typeof hooks => hooks.filter((h) => h.event === event);
+    for (const h of hooks) {
+      expect(h, JSON.stringify(h)).to.include({ version: 1, site: 'vonode-testbed', time: new Date(h.unixMs).toISOString() });
+      const triple = site!.pool.find((p) => p.hostname === h.node?.hostname);
+      expect(triple, JSON.stringify(h)).to.not.equal(undefined);
+      expect(h.node, JSON.stringify(h)).to.include({ ip: triple!.ip, mac: triple!.mac });
+      expect(h.node!.vo).to.be.oneOf([...VOS]);
+      expect(h.node!.host).to.be.oneOf(site!.hosts.map((x) => x.name));
+    }
+    const ids = (event: string): string[] => named(event).map((h) => h.operation!.id).sort();
+    expect(ids('node_deployed'), 'node_deployed: once per deployment').to.deep.equal([...operations.deployed].sort());
+    expect(ids('node_running'), 'node_running: once per deployment').to.deep.equal([...operations.deployed].sort());
+    expect(ids('node_removed'), 'node_removed: once per drain or removal').to.deep.equal([...operations.removed].sort());
+    expect(named('node_deployed').every((h) => h.operation!.kind === 'deploy' && h.operation!.state === 'succeeded')).to.equal(true);
+    for (const d of named('drain_started')) {
+      expect(d.operation!.kind).to.equal('drain');
+      expect(operations.removed).to.include(d.operation!.id);
+      const gone = named('node_removed').find((r) => r.operation!.id === d.operation!.id)!;
+      expect(d.unixMs, `${d.node!.hostname}: the drain starts before the node is removed`).to.be.at.most(gone.unixMs);
+    }
+    for (const r of named('node_running')) {
+      const done = named('node_deployed').find((d) => d.operation!.id === r.operation!.id)!;
+      expect(r.unixMs, `${r.node!.hostname}: running (in its queue) before deployed (grid-visible)`).to.be.at.most(done.unixMs);
+    }
+    expect(named('deployment_failed'), 'deployment_failed').to.deep.equal([]);
+    expect(named('agent_down'), 'agent_down').to.deep.equal([]);
   });
 
   it('leaves nothing behind once demand ends: no node, lease, SGE host, BDII entry, GridWay host, domain, tap, DHCP file, overlay', () => {

@@ -2,10 +2,12 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { systemClock } from '../../../shared/clock.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent } from '../../../shared/gen/vonode/v1/coordinator.js';
+import type { HookEvent } from '../../../coordinator/hooks/hook-event.js';
 import { EventStream } from './event-stream.js';
 import type { HostLeftovers } from './physical-host.js';
 import { QUEUE, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
 import type { SiteTestbed } from './site-testbed.js';
+import { checkUsage, type UsageCheck } from './usage-check.js';
 import { until, WaitTimeoutError } from './wait.js';
 
 /** How much work the scenario submits. */
@@ -67,6 +69,12 @@ export interface ScenarioResult {
   };
   /** Seconds from releasing the jobs to the peak (the full pool, or a node per job), and to the last node gone. */
   wall: { toPeakS: number; toEmptyS: number };
+  /** Operation ids the event stream saw succeed: deployments, and drains or removals. */
+  operations: { deployed: string[]; removed: string[] };
+  /** The run's usage records in every format the CLI prints, and the APEL writer's messages. */
+  usage: UsageCheck;
+  /** What the coordinator's hooks were given (the testbed's recorder), in the order they ran. */
+  hooks: HookEvent[];
 }
 
 /**
@@ -100,6 +108,8 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
   const vosOfNode = new Map<string, Set<Vo>>();
   const running = new Map<string, Vo>();
   let lastRemovalUnixMs = 0;
+  const deployed = new Set<string>();
+  const removed = new Set<string>();
   const stream = new EventStream(site.cliArgv(['events', '--json']), (e) => {
     if (e.event?.$case === 'node') {
       const n = e.event.value;
@@ -108,8 +118,13 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
       if (n.state === NodeState.NODE_STATE_RUNNING) running.set(n.hostname, vo);
       else running.delete(n.hostname);
     }
-    if (e.event?.$case === 'operation' && e.event.value.kind !== OperationKind.OPERATION_KIND_DEPLOY && e.event.value.state === OperationState.OPERATION_STATE_SUCCEEDED) {
-      lastRemovalUnixMs = Math.max(lastRemovalUnixMs, e.unixMs);
+    if (e.event?.$case === 'operation' && e.event.value.state === OperationState.OPERATION_STATE_SUCCEEDED) {
+      if (e.event.value.kind === OperationKind.OPERATION_KIND_DEPLOY) {
+        deployed.add(e.event.value.id);
+      } else {
+        removed.add(e.event.value.id);
+        lastRemovalUnixMs = Math.max(lastRemovalUnixMs, e.unixMs);
+      }
     }
     o.onEvent?.(e);
   });
@@ -118,6 +133,7 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
     const jobs = await submitHeldJobs(site, o);
     say(`submitted ${jobs.length} held jobs (${VOS.map((vo) => `${o.jobs[vo]} to ${QUEUE[vo]}`).join(', ')}); releasing them together`);
     const released = systemClock.monotonicMs();
+    const releasedUnixMs = systemClock.nowMs();
     await site.sge.asNobody(['qrls', ...jobs.map((j) => j.id)]);
 
     // One job slot per node: the demand fills the pool, or gets a node per job.
@@ -139,6 +155,14 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
     const { n: bdiiInstances, atUnixMs: bdiiZeroUnixMs } = await bdiiEmpty;
     const bdiiZeroAfterLastRemovalS = (bdiiZeroUnixMs - lastRemovalUnixMs) / 1000;
     const status = JSON.parse(await site.cli(['status', '--json'])) as { poolFree?: number; poolTotal?: number };
+    // Usage of the whole run (from before the first deployment to after the last removal): every VM life, whole.
+    const usage = await checkUsage(site, releasedUnixMs - 1000, systemClock.nowMs() + 1, deployed.size);
+    say(`usage of the run: ${usage.json.vms} VM lives in the CLI's json, csv, table and apel formats; the APEL writer sent ${usage.apelWritten.messages} messages`);
+    // Hooks run beside the queue: the last removal's may still be running.
+    const hooks = await until('the hook of every removal ran', async () => {
+      const h = await site.hookEvents();
+      return h.filter((x) => x.event === 'node_removed').length >= removed.size ? h : undefined;
+    }, 30_000, 250).catch(() => site.hookEvents());
     return {
       peak, peakBdiiInstances, peakGwdView,
       jobs: await readJobs(site, jobs),
@@ -149,6 +173,8 @@ export async function runAcceptanceScenario(site: SiteTestbed, o: ScenarioOption
         gwdView: await site.gwd!.discover(), leftovers: await site.leftovers(),
       },
       wall: { toPeakS, toEmptyS },
+      operations: { deployed: [...deployed], removed: [...removed] },
+      usage, hooks,
     };
   } finally {
     await stream.stop();

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { HOOK_EVENT_NAMES } from '../../../coordinator/hooks/hook-event.js';
 import type { VoApplianceManifest } from './appliance.js';
 
 // The testbed site's VOs, and the policy and coordinator configuration it
@@ -79,9 +80,16 @@ export interface CoordinatorInput {
   sge: Pick<SgeEndpoint, 'master' | 'cell'>;
   bdiiUrl: string;
   pki: string;
+  /** Executable run for every hook event (the testbed's recorder). */
+  hookScript: string;
+  /** The APEL writer's outgoing directory. */
+  apelDir: string;
 }
 
-/** The coordinator's configuration (docs/coordinator.example.yaml): SGE, the site BDII, GridWay's MAD, mutual TLS. */
+/** Length of the testbed's APEL periods: short, so a run sees its last period sent (a site uses the default hour). */
+export const TESTBED_APEL_INTERVAL = '5s';
+
+/** The coordinator's configuration (docs/coordinator.example.yaml): SGE, the site BDII, GridWay's MAD, hooks, APEL accounting, mutual TLS. */
 export function testbedCoordinatorConfig(c: CoordinatorInput): Record<string, unknown> {
   return {
     site: 'vonode-testbed', listen: c.listen, stateDb: path.join(c.dir, 'state.db'), policyFile: c.policyFile, pool: c.pool,
@@ -90,6 +98,8 @@ export function testbedCoordinatorConfig(c: CoordinatorInput): Record<string, un
     batchSystem: { kind: 'sge', scalingInterval: '1s', sge: { root: c.sgeRoot, cell: c.sge.cell, binDir: '/usr/lib/gridengine', placeholderHost: c.sge.master } },
     infosys: { ldapUrl: c.bdiiUrl, pollInterval: '250ms' },
     gridway: { waitForMad: true },
+    hooks: { timeout: '10s', events: Object.fromEntries(HOOK_EVENT_NAMES.map((name) => [name, [c.hookScript]])) },
+    accounting: { apel: { dir: c.apelDir, interval: TESTBED_APEL_INTERVAL, siteName: 'VONODE-TESTBED' } },
     tls: { ca: path.join(c.pki, 'ca.pem'), cert: path.join(c.pki, 'coordinator.pem'), key: path.join(c.pki, 'coordinator-key.pem'), crl: path.join(c.pki, 'crl.pem') },
   };
 }

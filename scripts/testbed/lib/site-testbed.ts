@@ -5,6 +5,8 @@ import { ProcessRunner, runChecked, type CommandRunner } from '../../../shared/p
 import { ensureVoAppliance, type VoApplianceManifest } from './appliance.js';
 import { testbedCoordinatorConfig, testbedPolicy, VO_SOFTWARE, VOS, type Vo } from './site-config.js';
 import { GwdStandIn } from './gwd-stand-in.js';
+import { readHookEvents, writeHookRecorder } from './hook-recorder.js';
+import type { HookEvent } from '../../../coordinator/hooks/hook-event.js';
 import { PhysicalHost, type HostLeftovers } from './physical-host.js';
 import { SgeTestbed } from './sge-testbed.js';
 import { buildDaemons, builtNode, REPO, TestbedProcess, tsNode } from './testbed-process.js';
@@ -61,6 +63,10 @@ export class SiteTestbed {
   readonly pool: Array<{ hostname: string; ip: string; mac: string }>;
   readonly pki: string;
   readonly jobOutputDir: string;
+  /** The SSM sender's outgoing directory the coordinator's APEL writer fills. */
+  readonly apelOutgoingDir: string;
+  /** Where the testbed's hook (every hook event) keeps the JSON it was given. */
+  readonly hookEventsDir: string;
   appliances: Partial<Record<Vo, VoApplianceManifest>> = {};
   gwd: GwdStandIn | undefined;
   private readonly daemons: TestbedProcess[] = [];
@@ -76,6 +82,8 @@ export class SiteTestbed {
     this.sge = new SgeTestbed(path.join(this.o.dir, 'sge'), this.o.lanPrefix, 'sge-master', runner);
     this.pki = path.join(this.o.dir, 'pki');
     this.jobOutputDir = path.join(this.o.dir, 'job-output');
+    this.apelOutgoingDir = path.join(this.o.dir, 'apel', 'outgoing');
+    this.hookEventsDir = path.join(this.o.dir, 'coordinator', 'hook-events');
     this.pool = Array.from({ length: this.o.poolSize }, (_, i) => ({
       hostname: `vwn-${String(i + 1).padStart(3, '0')}`,
       ip: `${this.o.lanPrefix}.${101 + i}`,
@@ -140,6 +148,11 @@ export class SiteTestbed {
     const filter = '(&(objectClass=GLUE2ExecutionEnvironment)(GLUE2ResourceID=*_vonode))';
     const out = (await runChecked(this.runner, this.inFrontend(['ldapsearch', '-x', '-LLL', '-o', 'ldif-wrap=no', '-H', this.bdiiUrl, '-b', GLUE2_BASE, filter, 'GLUE2ExecutionEnvironmentTotalInstances']))).stdout;
     return [...out.matchAll(/^GLUE2ExecutionEnvironmentTotalInstances: (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
+  /** The events the coordinator's hooks were given so far, in the order they ran. */
+  async hookEvents(): Promise<HookEvent[]> {
+    return readHookEvents(this.hookEventsDir);
   }
 
   /** Exec hosts the qmaster knows that are vonode nodes. */
@@ -227,10 +240,12 @@ export class SiteTestbed {
       weights: this.o.weights, poolSize: this.o.poolSize, vmMemory: this.o.vmMemory, idleBeforeDrain: this.o.idleBeforeDrain,
       sge: { master: this.sge.master, masterIp: this.frontendIp, cell: this.sge.cell, execdSpoolDir: path.join(this.sge.dir, 'spool/execd') },
     })));
+    const hookScript = await writeHookRecorder(path.join(dir, 'record-hook-event'), this.hookEventsDir);
     const configFile = path.join(dir, 'coordinator.yaml');
     await writeFile(configFile, stringify(testbedCoordinatorConfig({
       dir, listen: this.coordinatorAddress, policyFile, pool: this.pool, sgeRoot: this.sge.sgeRoot,
       sge: { master: this.sge.master, cell: this.sge.cell }, bdiiUrl: this.bdiiUrl, pki: this.pki,
+      hookScript, apelDir: this.apelOutgoingDir,
     })));
     this.coordinator = new TestbedProcess('vonode-coordinator', this.inFrontend(builtNode('coordinator/main.ts', ['--config', configFile])), path.join(dir, 'coordinator.log'));
     this.daemons.push(this.coordinator);

@@ -32,11 +32,12 @@ describe('testbed site configuration (scripts/testbed/lib/site-config.ts)', () =
     }
   });
 
-  it('makes a coordinator configuration the coordinator accepts: SGE, the BDII, GridWay, mutual TLS, the pool', () => {
+  it('makes a coordinator configuration the coordinator accepts: SGE, the BDII, GridWay, hooks, APEL, mutual TLS, the pool', () => {
     const pool = [{ hostname: 'vwn-001', ip: '10.130.0.101', mac: '52:54:00:13:00:01' }];
     const text = stringify(testbedCoordinatorConfig({
       dir: '/tmp/tb/coordinator', listen: '10.130.0.1:7080', policyFile: '/tmp/tb/coordinator/policy.yaml', pool,
       sgeRoot: '/tmp/tb/sge/root', sge, bdiiUrl: 'ldap://127.0.0.1:2170', pki: '/tmp/tb/pki',
+      hookScript: '/tmp/tb/coordinator/record-hook-event', apelDir: '/tmp/tb/apel/outgoing',
     }));
     const c = parseCoordinatorConfig(text);
     expect(c.batchSystem?.kind).to.equal('sge');
@@ -45,6 +46,10 @@ describe('testbed site configuration (scripts/testbed/lib/site-config.ts)', () =
     expect(c.gridway?.waitForMad).to.equal(true);
     expect(c.tls?.cert).to.equal('/tmp/tb/pki/coordinator.pem');
     expect(c.pool).to.deep.equal(pool);
+    // Every hook event runs the recorder; the APEL writer fills the outgoing directory in 5 s periods.
+    expect(Object.values(c.hooks?.events ?? {})).to.have.length(6);
+    for (const scripts of Object.values(c.hooks?.events ?? {})) expect(scripts).to.deep.equal(['/tmp/tb/coordinator/record-hook-event']);
+    expect(c.accounting?.apel).to.include({ dir: '/tmp/tb/apel/outgoing', interval: 5000, siteName: 'VONODE-TESTBED' });
   });
 
   it('gives each VO its own software, queue and a job answer', () => {
