@@ -205,6 +205,19 @@ export const coordinatorConfigSchema = z
     gridway: z.strictObject({ waitForMad: z.boolean().default(true) }).optional(),
     /** Prometheus metrics over HTTP (host:port); off when absent. */
     metrics: z.strictObject({ listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').refine(portInRange, 'the port must be from 0 to 65535') }).optional(),
+    /**
+     * The read-only web console (coordinator/console, docs/console.md) on its own host:port, HTTPS with `tls`;
+     * callers show a site certificate of a reading role or a token of `tokensFile`. Off when absent.
+     */
+    console: z
+      .strictObject({
+        listen: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').refine(portInRange, 'the port must be from 0 to 65535'),
+        /** Bearer tokens ({tokens: [{name, sha256}]}: hashes only), reloaded on change; absent: site certificates only. */
+        tokensFile: absPath.optional(),
+        /** The built console (index.html, assets/); default: dist/console of the installed code. */
+        assetsDir: absPath.optional(),
+      })
+      .optional(),
     /** Event hooks (coordinator/hooks): executables run with the event as JSON on stdin, by the leader only. Off when absent. */
     hooks: hooksSchema.optional(),
     /** Usage accounting (coordinator/accounting): `apel` writes EGI/APEL cloud usage messages for the SSM sender, by the leader only. Off when absent. */

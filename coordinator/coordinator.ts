@@ -23,6 +23,7 @@ import type { OperationQueue } from './deploy/operation-queue.js';
 import { policyStatusToWire } from './api/policy-wire.js';
 import { startLeading, type SiteLeader } from './site-leader.js';
 import { HaMembership } from './ha/ha-membership.js';
+import { ConsoleServer } from './console/console-server.js';
 
 /** Lifecycle of the coordinator daemon. */
 export type CoordinatorState = 'created' | 'starting' | 'serving' | 'stopping' | 'stopped';
@@ -51,6 +52,8 @@ export class Coordinator {
   state: CoordinatorState = 'created';
   port = 0;
   metricsPort = 0;
+  /** Port of the web console (0: off). */
+  consolePort = 0;
   readonly events = new EventBus();
   /** Resolves with an exit code when the daemon must end on its own (leadership lost). */
   readonly exited: Promise<number>;
@@ -61,6 +64,7 @@ export class Coordinator {
   private server: GrpcServer | undefined;
   private trust: SiteTrust | undefined;
   private metrics: CoordinatorMetrics | undefined;
+  private console: ConsoleServer | undefined;
   private sqlite: StateStore | undefined;
 
   constructor(
@@ -153,9 +157,20 @@ export class Coordinator {
     );
     this.port = await this.server.listen(config.listen, creds);
     if (config.metrics) this.metricsPort = await metrics.listen(config.metrics.listen);
+    if (config.console) this.consolePort = await this.startConsole(config.console, clock);
     this.state = 'serving';
-    logger.info({ listen: config.listen, port: this.port, metricsPort: this.metricsPort, pool: config.pool.length, store: etcd ? 'etcd' : 'sqlite' }, 'coordinator serving');
+    logger.info({ listen: config.listen, port: this.port, metricsPort: this.metricsPort, consolePort: this.consolePort, pool: config.pool.length, store: etcd ? 'etcd' : 'sqlite' }, 'coordinator serving');
     if (this.ha) this.campaign(leaderContext);
+  }
+
+  /** The web console: a standby serves it too, from the state it watches. */
+  private async startConsole(c: NonNullable<CoordinatorConfig['console']>, clock: Clock): Promise<number> {
+    this.console = new ConsoleServer({
+      listen: c.listen, tls: this.config.tls, tokensFile: c.tokensFile, assetsDir: c.assetsDir, revocations: this.trust?.revocations,
+      events: this.events, clock, logger: this.logger.child({ component: 'console' }),
+      api: { views: () => this.deps, role: () => this.role, nowMs: () => clock.nowMs() },
+    });
+    return this.console.listen();
   }
 
   /** Campaigns in the background; elected, leads from the state etcd holds at that moment. */
@@ -186,6 +201,7 @@ export class Coordinator {
   async shutdown(graceMs = 5000): Promise<void> {
     this.state = 'stopping';
     await this.leader?.stop();
+    await this.console?.close();
     await this.server?.shutdown(graceMs);
     await this.metrics?.close();
     await this.deps?.policy.shutdown();

@@ -13,8 +13,8 @@ import { isFinished } from '../store/records.js';
 import { validateHostFacts, validateReportedDomains } from './agent-report.js';
 import { policyStatusToWire } from './policy-wire.js';
 import { MAX_DEPLOY_COUNT, MAX_REPORTER_LENGTH, MAX_TIMINGS_LIMIT, MAX_VISIBILITY_HOSTNAMES } from './request-limits.js';
-import { operationTimings, siteStatus, type SiteViewDeps } from './site-views.js';
-import { hostToWire, nodeToWire, operationToWire, usageToWire } from './wire.js';
+import { operationTimings, siteHosts, siteNodes, siteStatus, type SiteViewDeps } from './site-views.js';
+import { operationToWire, usageToWire } from './wire.js';
 
 /**
  * Who may write here: a single (SQLite) coordinator always, the leader of
@@ -86,15 +86,10 @@ export function createCoordinatorService(d: CoordinatorServiceDeps): Coordinator
       return { reregister: seen === 'unknown', coordinatorTerm: d.authority.term() };
     }),
     status: unary('Status', async () => ({ ...siteStatus(d), cluster: await d.cluster?.() })),
-    listHosts: unary('ListHosts', () => {
-      // Nodes per host in one pass over the nodes (not one per host: 2,000 hosts × 5,000 nodes).
-      const perHost = new Map<string, number>();
-      for (const n of d.store.nodes()) if (n.host) perHost.set(n.host, (perHost.get(n.host) ?? 0) + 1);
-      return { hosts: d.registry.list().map((h) => hostToWire(h, perHost.get(h.name) ?? 0, d.queue?.slots.holder(h.name) ?? '')) };
-    }),
+    listHosts: unary('ListHosts', () => siteHosts(d, (host) => d.queue?.slots.holder(host) ?? '')),
     listNodes: unary('ListNodes', (req) => {
       if (req.vo) validateVoName('vo', req.vo);
-      return { nodes: d.store.nodes().filter((n) => !req.vo || n.vo === req.vo).map(nodeToWire) };
+      return siteNodes(d, req.vo);
     }),
     timings: unary('Timings', async (req) => {
       if (req.limit > MAX_TIMINGS_LIMIT) throw new InvalidArgumentError('limit', `must be 0 (all) or 1 to ${MAX_TIMINGS_LIMIT} operations, got ${req.limit}`);

@@ -1,5 +1,5 @@
 import { DEPLOY_PHASES, REMOVE_PHASES, type PhaseName } from '../../shared/phases.js';
-import type { CoordinatorCluster, ImageTransfer, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
+import type { CoordinatorCluster, ImageTransfer, ListHostsResponse, ListNodesResponse, OperationTiming, StatusResponse, VoStatus } from '../../shared/gen/vonode/v1/coordinator.js';
 import type { ActiveTransfer } from '../transfers/transfer-scheduler.js';
 import type { DeployFailureCause } from '../deploy/deploy-failure.js';
 import { phaseMarkToWire } from '../../shared/rpc/phase-codec.js';
@@ -9,6 +9,7 @@ import type { PolicyWatcher } from '../policy/policy-watcher.js';
 import type { OperationRecord, PhaseRow } from '../store/records.js';
 import type { StateStore } from '../store/state-store.js';
 import { policyStatusToWire } from './policy-wire.js';
+import { hostToWire, nodeToWire } from './wire.js';
 
 /** Inputs of the read-only views. */
 export interface SiteViewDeps {
@@ -62,6 +63,19 @@ export function siteStatus(d: SiteViewDeps): StatusResponse {
     poolTotal: d.pool.total, poolFree: d.pool.total - nodes.length, queuedOperations: depth.queued, runningOperations: depth.running,
     policy: policyStatusToWire(d.policy), vos, startedUnixMs: d.startedUnixMs, transfers: transfersToWire(d), cluster: undefined,
   };
+}
+
+/** The `vonode hosts` list; `slotHolder` names the operation holding a host's deployment slot ('' when free). */
+export function siteHosts(d: Pick<SiteViewDeps, 'store' | 'registry'>, slotHolder: (host: string) => string): ListHostsResponse {
+  // Nodes per host in one pass over the nodes (not one per host: 2,000 hosts × 5,000 nodes).
+  const perHost = new Map<string, number>();
+  for (const n of d.store.nodes()) if (n.host) perHost.set(n.host, (perHost.get(n.host) ?? 0) + 1);
+  return { hosts: d.registry.list().map((h) => hostToWire(h, perHost.get(h.name) ?? 0, slotHolder(h.name))) };
+}
+
+/** The `vonode nodes` list, of one VO or ('' ) all; the VO is validated by the caller. */
+export function siteNodes(d: Pick<SiteViewDeps, 'store'>, vo: string): ListNodesResponse {
+  return { nodes: d.store.nodes().filter((n) => !vo || n.vo === vo).map(nodeToWire) };
 }
 
 /**
