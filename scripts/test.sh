@@ -12,10 +12,10 @@ vonode_install_debian
 vonode_install_npm
 
 echo "== codegen check";  bash scripts/codegen.sh --check
-echo "== typecheck";      npx tsc -p tsconfig.json --noEmit
+echo "== typecheck";      npx tsc -p tsconfig.json --noEmit && npx tsc -p coordinator/console/web/tsconfig.json
 echo "== lint";           npx eslint --max-warnings 0 .
 echo "== import cycles";  npx madge --circular --extensions ts --ts-config tsconfig.json agent coordinator shared 2>&1 | grep -E 'No circular|Found' | grep -v 'Found [1-9]' || { echo 'circular imports found (npx madge --circular ...)'; exit 1; }
-echo "== build";          npx tsc -p tsconfig.build.json
+echo "== build";          npm run --silent build
 echo "== tests"
 if [ $# -gt 0 ]; then
   exec npx mocha --reporter test/helpers/summary-reporter.cjs "$@"

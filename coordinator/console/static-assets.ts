@@ -43,14 +43,14 @@ export async function loadStaticAssets(dir: string): Promise<Map<string, StaticA
   }
   const assets = new Map<string, StaticAsset>();
   const add = async (urlPath: string, file: string): Promise<void> => {
-    const body = await readFile(file);
     const type = TYPES[path.extname(file)];
     if (!type) return; // nothing else is served
+    const body = await readFile(file);
     assets.set(urlPath, { body, contentType: type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` });
   };
   await add('/', path.join(dir, 'index.html'));
-  for (const name of await readdir(path.join(dir, 'assets')).catch(() => [] as string[])) {
-    if (/^[A-Za-z0-9._-]+$/.test(name)) await add(`/assets/${name}`, path.join(dir, 'assets', name));
+  for (const entry of await readdir(path.join(dir, 'assets'), { withFileTypes: true }).catch(() => [])) {
+    if (entry.isFile() && /^[A-Za-z0-9._-]+$/.test(entry.name)) await add(`/assets/${entry.name}`, path.join(dir, 'assets', entry.name));
   }
   return assets;
 }

@@ -19,6 +19,7 @@ DEBIAN_PACKAGES=(
   etcd-server etcd-client         # the HA coordinator's store: 3-member clusters on loopback in tests (test/support/etcd-cluster.ts)
   dpkg-dev binutils python3 make g++  # the Debian package (scripts/package/build-deb.sh): dpkg-shlibdeps, strip, node-gyp for better-sqlite3
   lintian debootstrap systemd     # its tests (test/integration/package/deb-package.spec.ts): lintian, a fresh bookworm root, systemd-analyze verify
+  chromium fonts-dejavu-core      # the web console's browser tests: puppeteer-core drives Debian's chromium headless (test/e2e/console)
   prometheus                      # promtool: check and unit-test the shipped alert rules (packaging/prometheus, test/integration/package/prometheus-rules.spec.ts); its daemon is not started
 )
 

@@ -107,6 +107,8 @@ find "$LIB/node_modules" \( -name '.npmignore' -o -name '.eslintrc*' -o -name '.
 echo "== TypeScript build (tsconfig.build.json) into the package"
 "$NODE" node_modules/typescript/bin/tsc -p tsconfig.build.json --outDir "$LIB/dist" \
   --tsBuildInfoFile "$WORK/tsbuildinfo" --sourceMap false
+# The web console's page and bundle (esbuild, from coordinator/console/web): the coordinator serves dist/console.
+"$NODE" --import tsx scripts/build/console-bundle.ts --out "$LIB/dist/console"
 cp -r proto "$LIB/proto"                  # grpc-server.ts loads it from dist/../proto
 cp package.json "$LIB/package.json"      # "type": "module" for dist/
 # packaging/prometheus: the alert rules (not their promtool tests), for Prometheus to include.

@@ -90,7 +90,7 @@ export function describeScalingScenario(cluster: ClusterUnderTest): void {
       const jobs: Array<{ id: string; queue: string }> = [];
       // Held until all are in: the coordinator must see both VOs' demand at once, not bio's first.
       for (const queue of [cluster.queues.bio, cluster.queues.fusion]) {
-        for (let i = 0; i < 10; i++) jobs.push({ id: await cluster.submitHeld(queue, 6), queue });
+        for (let i = 0; i < 7; i++) jobs.push({ id: await cluster.submitHeld(queue, 4), queue });
       }
       await cluster.release(jobs.map((j) => j.id));
       // Capacity is the pool (7): the fair shares of 2:5 with both VOs short of nodes.

@@ -37,6 +37,8 @@ export interface HaSiteOptions {
   downAfter?: string;
   /** Extra coordinator config. */
   coordinator?: Record<string, unknown>;
+  /** Each coordinator serves the web console on a port of its own (HaCoordinator.consolePort). */
+  console?: boolean;
 }
 
 /** One coordinator process of the site. */
@@ -49,6 +51,8 @@ export interface HaCoordinator {
   exits: Array<number | string>;
   /** Restarted automatically after it exits (a service manager's Restart=). */
   supervised: boolean;
+  /** Its web console's port (0: off). */
+  consolePort: number;
 }
 
 /** An agent of the site: a real vonode-agent process with the simulated hypervisor driver. */
@@ -291,15 +295,16 @@ export class HaSite {
       mac: `52:54:00:77:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
     }));
     // Each coordinator its own policy file, as on separate hosts: the leader's policy reaches the others through etcd.
+    const consolePort = this.options.console ? await freePort() : 0;
     const policyFile = path.join(this.dir, `policy-${index}.yaml`);
     await copyFile(path.join(this.dir, 'policy.yaml'), policyFile);
     await writeFile(configFile, stringify({
       site: 'ha-site', listen: address, advertise: address, policyFile, pool,
       store: { etcd: { endpoints: this.etcd.endpoints(), prefix: '/vonode/', leaseTtl: this.options.leaseTtl ?? '2s' } },
       agents: { heartbeatInterval: this.options.heartbeatInterval ?? '300ms', downAfter: this.options.downAfter ?? '1500ms' },
-      tls: this.tls('coordinator'), ...this.options.coordinator,
+      tls: this.tls('coordinator'), ...(consolePort ? { console: { listen: `127.0.0.1:${consolePort}` } } : {}), ...this.options.coordinator,
     }));
-    return { index, address, configFile, proc: undefined, exits: [], supervised: true };
+    return { index, address, configFile, proc: undefined, exits: [], supervised: true, consolePort };
   }
 
   private async writeAgent(name: string): Promise<HaAgent> {

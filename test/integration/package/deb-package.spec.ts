@@ -7,6 +7,7 @@ import { AGENT_NODE_FLAGS } from '../../../agent/node-flags.js';
 import { freePort } from '../../../scripts/testbed/lib/free-port.js';
 import { ProcessRunner, runChecked } from '../../../shared/process/command-runner.js';
 import { ChrootRoot, type RootDaemon } from '../../helpers/chroot-root.js';
+import { consoleRequest } from '../../helpers/console-client.js';
 import { execArgv, parseUnit, unitEnvironment, unitValue, unitValues, type UnitFile } from '../../helpers/systemd-unit.js';
 import { until } from '../../helpers/wait.js';
 
@@ -79,6 +80,7 @@ describe('Debian package (scripts/package/build-deb.sh)', function () {
         '/usr/share/lintian/overrides/vonode', '/usr/lib/vonode/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
         ...Object.keys(PACKAGE.dependencies).map((d) => `/usr/lib/vonode/node_modules/${d}/package.json`),
         ...(await readdir(path.join(ROOT, 'proto/vonode/v1'))).map((f) => `/usr/lib/vonode/proto/vonode/v1/${f}`),
+        ...['index.html', 'assets/app.js', 'assets/app.css'].map((f) => `/usr/lib/vonode/dist/console/${f}`),
       ];
       for (const [name, entry] of Object.entries(PACKAGE.bin)) expected.push(`/usr/bin/${name}`, `/usr/lib/vonode/${entry}`);
       expect([...contents.keys()]).to.include.members(expected);
@@ -173,12 +175,12 @@ describe('Debian package (scripts/package/build-deb.sh)', function () {
       }
     });
 
-    it('runs both daemons with their units\' command lines (TLS) and answers `vonode health` on both', async function () {
+    it('runs both daemons with their units\' command lines (TLS), answers `vonode health` on both, and serves the web console from the package', async function () {
       this.timeout(120_000);
       const r = root!;
       await r.mountSystem();
-      const [coordinatorPort, agentPort] = [await freePort(), await freePort()];
-      await writeSiteConfig(r, coordinatorPort, agentPort);
+      const [coordinatorPort, agentPort, consolePort] = [await freePort(), await freePort(), await freePort()];
+      await writeSiteConfig(r, coordinatorPort, agentPort, consolePort);
       const started = new Map<string, RootDaemon>();
       for (const [name, unit] of units) {
         const user = unitValue(unit, 'Service', 'User');
@@ -203,6 +205,12 @@ describe('Debian package (scripts/package/build-deb.sh)', function () {
         const hosts = await r.run([...cli, '--coordinator', `127.0.0.1:${coordinatorPort}`, 'hosts']);
         return /^pkg-agent\s+up\b/m.test(hosts.stdout) ? true : undefined;
       }, 30_000, 500);
+      // The console's page and bundle come from /usr/lib/vonode/dist/console; the admin certificate is let in.
+      const caller = { ca: r.at('etc/vonode/pki/ca.pem'), cert: { cert: r.at('etc/vonode/pki/cli.pem'), key: r.at('etc/vonode/pki/cli-key.pem') } };
+      const page = await consoleRequest(consolePort, '/', caller);
+      expect(page.status, logs()).to.equal(200);
+      expect(page.text).to.equal(await readFile(r.at('usr/lib/vonode/dist/console/index.html'), 'utf8'));
+      expect((await consoleRequest(consolePort, '/api/whoami', caller)).json()).to.include({ name: 'cli', via: 'certificate', role: 'admin', site: 'pkg-site' });
       const vonodeUid = Number((await r.runOk(['id', '-u', 'vonode'])).stdout.trim());
       expect(await r.uidOf(started.get('vonode-coordinator.service')!.proc.pid!)).to.equal(vonodeUid);
       expect(await r.uidOf(started.get('vonode-agent.service')!.proc.pid!)).to.equal(0);
@@ -235,7 +243,7 @@ describe('Debian package (scripts/package/build-deb.sh)', function () {
  * addresses, TLS, and for the agent the simulated driver (docs/agent.example.yaml: dnsmasq
  * backend without logFile, no dnsmasq runs).
  */
-async function writeSiteConfig(root: ChrootRoot, coordinatorPort: number, agentPort: number): Promise<void> {
+async function writeSiteConfig(root: ChrootRoot, coordinatorPort: number, agentPort: number, consolePort: number): Promise<void> {
   const pki = root.at('etc/vonode/pki');
   const runner = new ProcessRunner();
   await runChecked(runner, ['bash', path.join(ROOT, 'scripts/pki/make-site-pki.sh'), pki, '--role', 'coordinator', `coordinator:${LOOPBACK}`, '--role', 'agent', `pkg-agent:${LOOPBACK}`, '--role', 'admin', 'cli']);
@@ -247,7 +255,7 @@ async function writeSiteConfig(root: ChrootRoot, coordinatorPort: number, agentP
   const tls = (name: string): Record<string, string> => ({ ca: '/etc/vonode/pki/ca.pem', cert: `/etc/vonode/pki/${name}.pem`, key: `/etc/vonode/pki/${name}-key.pem`, crl: '/etc/vonode/pki/crl.pem' });
 
   const coordinator = parse(await readFile(root.at('etc/vonode/coordinator.yaml'), 'utf8')) as Record<string, unknown>;
-  Object.assign(coordinator, { site: 'pkg-site', listen: `127.0.0.1:${coordinatorPort}`, tls: tls('coordinator') });
+  Object.assign(coordinator, { site: 'pkg-site', listen: `127.0.0.1:${coordinatorPort}`, tls: tls('coordinator'), console: { listen: `127.0.0.1:${consolePort}` } });
   await writeFile(root.at('etc/vonode/coordinator.yaml'), stringify(coordinator));
 
   const agent = parse(await readFile(root.at('etc/vonode/agent.yaml'), 'utf8')) as { hypervisor: Record<string, unknown>; dhcp: { dnsmasq: Record<string, unknown> } } & Record<string, unknown>;

@@ -29,7 +29,7 @@ const VALID: Record<string, Record<string, unknown>> = {
   ReportVisibility: { phase: 7, hostnames: ['vwn-001'], reporter: 'fuzz' },
 };
 /** Streams that never end by themselves are followed this long (ms) before the client stops listening. */
-const STREAM_MS: Record<string, number> = { WatchEvents: 200 };
+const STREAM_MS: Record<string, number> = { WatchEvents: 50 };
 /** Agent calls claim a host: mostly the certificate's own, so the fuzz reaches the handler, not just the identity check. */
 const own = (m: Record<string, unknown>, name: string): fc.Arbitrary<Record<string, unknown>> =>
   fc.oneof({ weight: 4, arbitrary: fc.constant({ ...m, hostName: name }) }, { weight: 1, arbitrary: fc.constant(m) });

@@ -4,6 +4,7 @@ import type { OperationRecord } from '../../../../coordinator/store/records.js';
 import type { FollowingCoordinatorClient } from '../../../../shared/rpc/following-coordinator-client.js';
 import { HaSite, type HaCoordinator, type SiteAudit } from '../../../../scripts/testbed/lib/ha-site.js';
 import { until } from '../../../../scripts/testbed/lib/wait.js';
+import { consoleRequest } from '../../../helpers/console-client.js';
 
 // The HA coordinator end to end: a REAL 3-member etcd cluster (Debian
 // etcd-server), two REAL vonode-coordinator processes on store.etcd
@@ -16,7 +17,7 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
   let deployed = 0;
 
   before(async () => {
-    site = new HaSite({ coordinators: 2, agents: ['phys-a', 'phys-b', 'phys-c', 'phys-d'], poolSize: 40, bootDelay: '3s' });
+    site = new HaSite({ coordinators: 2, agents: ['phys-a', 'phys-b', 'phys-c', 'phys-d'], poolSize: 40, bootDelay: '3s', console: true });
     await site.start();
     client = site.client();
     await hostsUp(await site.waitForLeader(30_000), 4);
@@ -66,7 +67,7 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
     return Object.values(done).map((t) => JSON.parse(t) as OperationRecord).filter((o) => o.kind === 'deploy');
   }
 
-  it('a standby serves reads from etcd and refuses writes naming the leader', async () => {
+  it('a standby serves reads from etcd (gRPC and its web console) and refuses writes naming the leader', async () => {
     const leader = (await site.leader())!;
     // The leader publishes its registry within 200 ms of a registration.
     await new Promise((r) => setTimeout(r, 500));
@@ -85,6 +86,13 @@ describe('coordinator HA on etcd: failover with nothing lost', function () {
     } finally {
       sc.close();
     }
+    // Its web console too: the same reads, saying it is a standby.
+    const tls = site.tls('cli');
+    const admin = { ca: tls.ca, cert: { cert: tls.cert, key: tls.key } };
+    expect((await consoleRequest(standby.consolePort, '/api/whoami', admin)).json()).to.include({ name: 'cli', via: 'certificate', coordinator: 'standby', site: 'ha-site' });
+    expect((await consoleRequest(leader.consolePort, '/api/whoami', admin)).json()).to.include({ coordinator: 'leader' });
+    const hosts = (await consoleRequest(standby.consolePort, '/api/hosts', admin)).json<{ hosts: Array<{ name: string }> }>();
+    expect(hosts.hosts.map((h) => h.name)).to.deep.equal(['phys-a', 'phys-b', 'phys-c', 'phys-d']);
   });
 
   it('a policy applied on the leader reaches every standby (its own policy file rewritten)', async () => {
