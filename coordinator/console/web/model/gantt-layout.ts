@@ -16,7 +16,7 @@ export interface GanttBar {
   details: Record<string, string>;
 }
 
-/** One of the paper's 2007 phases, laid end to end from 0. */
+/** One of the paper's 2007 phases, placed as the paper ran it (see ghostBars). */
 export interface GhostBar {
   phase: string;
   startMs: number;
@@ -115,20 +115,32 @@ function bar(phase: string, m: PhaseMarkJson, startMs: number, endMs: number, du
 }
 
 /**
- * The paper's 2007 figures end to end: for a deployment CR PT DA VMB VMR SR
- * then PUB and GW, for a drain or removal DRN RC VMD DHR DKR; a phase without
- * a (finite, non-negative) figure is left out.
+ * Phases that start together when the one before them ends: PUB and GW both
+ * start when SR ends (the paper's Fig. 3 runs the information system and the
+ * meta-scheduler side by side, as vonode's runVisibility does).
+ */
+const SIDE_BY_SIDE: ReadonlySet<string> = new Set(['PUB', 'GW']);
+
+/**
+ * The paper's 2007 figures as the paper ran them: for a deployment CR PT DA
+ * VMB VMR SR one after the other, then PUB and GW side by side; for a drain
+ * or removal DRN RC VMD DHR DKR one after the other. A phase without a
+ * (finite, non-negative) figure is left out.
  */
 export function ghostBars(kind: GanttKind, paper2007: Readonly<Record<string, number>>): GhostBar[] {
   const order: readonly string[] = kind === 'deploy' ? DEPLOY_PHASES : REMOVE_PHASES;
   const out: GhostBar[] = [];
   let at = 0;
+  let groupStart: number | undefined;
   for (const phase of order) {
     const seconds = paper2007[phase];
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0) continue;
     const durationMs = seconds * 1000;
-    out.push({ phase, startMs: at, endMs: at + durationMs, durationMs });
-    at += durationMs;
+    const together = SIDE_BY_SIDE.has(phase);
+    if (together) groupStart ??= at;
+    const startMs = together ? groupStart! : at;
+    out.push({ phase, startMs, endMs: startMs + durationMs, durationMs });
+    at = Math.max(at, startMs + durationMs);
   }
   return out;
 }

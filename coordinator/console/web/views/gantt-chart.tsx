@@ -82,7 +82,7 @@ export function GanttChart({ layout }: { layout: GanttLayout }): JSX.Element {
       g.endMs,
       `${formatSeconds(g.durationMs)} s`,
       <rect data-testid={`ghost-bar-${g.phase}`} class="bar bar-ghost" x={x(g.startMs)} y={ghostsTop + i * ROW_H} width={w(g.startMs, g.endMs)} height={BAR_H} rx={2}>
-        <title>{`${g.phase} in the 2007 paper: ${formatSeconds(g.durationMs)} s (from +${formatSeconds(g.startMs)} s, phases end to end)`}</title>
+        <title>{`${g.phase} in the 2007 paper: ${formatSeconds(g.durationMs)} s (from +${formatSeconds(g.startMs)} s; PUB and GW side by side after SR, as in the paper's Fig. 3)`}</title>
       </rect>,
     );
 
@@ -106,7 +106,7 @@ export function GanttChart({ layout }: { layout: GanttLayout }): JSX.Element {
         {layout.bars.map(actual)}
         {layout.ghosts.length > 0 && (
           <text x={LABEL_W} y={ghostsTop - 6} class="gantt-section">
-            the paper (2007), phases end to end
+            the paper (2007): one after the other, PUB and GW side by side
           </text>
         )}
         {layout.ghosts.map(ghost)}

@@ -51,14 +51,15 @@ describe('coordinator/console/web/model/gantt-layout', () => {
     expect(layoutGantt(marks, { kind: 'deploy' }).bars[0]).to.include({ startMs: 0, endMs: 3050, durationMs: 3000 });
   });
 
-  it('lays the paper 2007 ghosts end to end in pipeline order, PUB and GW after SR', () => {
+  it('lays the paper 2007 ghosts in pipeline order, PUB and GW side by side after SR (Fig. 3)', () => {
     const l = layoutGantt(deployment(), { kind: 'deploy', paper2007: PAPER_2007 });
     expect(l.ghosts.map((g) => g.phase)).to.deep.equal(['CR', 'PT', 'DA', 'VMB', 'VMR', 'SR', 'PUB', 'GW']);
-    for (let i = 1; i < l.ghosts.length; i++) expect(l.ghosts[i]!.startMs).to.be.closeTo(l.ghosts[i - 1]!.endMs, 1e-6);
+    for (let i = 1; i < 7; i++) expect(l.ghosts[i]!.startMs).to.be.closeTo(l.ghosts[i - 1]!.endMs, 1e-6);
+    expect(l.ghosts[7]!.startMs, 'GW starts with PUB, when SR ends').to.be.closeTo(l.ghosts[6]!.startMs, 1e-6);
     expect(l.ghosts[0]).to.deep.equal({ phase: 'CR', startMs: 0, endMs: 2000, durationMs: 2000 });
     expect(l.ghosts[1]!.durationMs).to.be.closeTo(96_800, 1e-6);
-    expect(l.ghosts.at(-1)!.endMs).to.be.closeTo(378_550, 1e-6); // 118.55 s + 170 s + 90 s
-    expect(l.spanMs).to.be.closeTo(378_550, 1e-6, 'the axis covers the longer of the two rows');
+    expect(l.ghosts.at(-1)!.endMs).to.be.closeTo(208_550, 1e-6); // 118.55 s, then GW's 90 s beside PUB's 170 s
+    expect(l.spanMs).to.be.closeTo(288_550, 1e-6, 'the axis covers the longer of the two rows');
   });
 
   it('leaves out ghost phases the paper figures lack, and uses the removal order for drains and removals', () => {
