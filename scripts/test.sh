@@ -6,17 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/install-deps.sh
+# Each step's start, in seconds since this script began: where the set-up time goes.
+step() { printf '== %s (at %d s)\n' "$1" "$SECONDS"; }
 vonode_require_root scripts/test.sh
 vonode_check_node
 vonode_install_debian
 vonode_install_npm
 
-echo "== codegen check";  bash scripts/codegen.sh --check
-echo "== typecheck";      npx tsc -p tsconfig.json --noEmit && npx tsc -p coordinator/console/web/tsconfig.json
-echo "== lint";           npx eslint --max-warnings 0 .
-echo "== import cycles";  npx madge --circular --extensions ts --ts-config tsconfig.json agent coordinator shared 2>&1 | grep -E 'No circular|Found' | grep -v 'Found [1-9]' || { echo 'circular imports found (npx madge --circular ...)'; exit 1; }
-echo "== build";          npm run --silent build
-echo "== tests"
+step "codegen check";  bash scripts/codegen.sh --check
+step "typecheck";      npx tsc -p tsconfig.json --noEmit && npx tsc -p coordinator/console/web/tsconfig.json
+step "lint";           npx eslint --max-warnings 0 .
+step "import cycles";  npx madge --circular --extensions ts --ts-config tsconfig.json agent coordinator shared 2>&1 | grep -E 'No circular|Found' | grep -v 'Found [1-9]' || { echo 'circular imports found (npx madge --circular ...)'; exit 1; }
+step "build";          npm run --silent build
+step "tests"
 if [ $# -gt 0 ]; then
   exec npx mocha --reporter test/helpers/summary-reporter.cjs "$@"
 fi
