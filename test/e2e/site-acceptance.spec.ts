@@ -31,7 +31,13 @@ describe('e2e: the whole site on one machine (namespaces, QEMU guests, SGE, BDII
     dir = await mkdtemp(path.join(os.tmpdir(), 'vonode-e2e-'));
     site = new SiteTestbed({ dir, hosts: 2, poolSize: 6, weights: { bio: 1, fusion: 2 }, say: (l) => console.log(`      ${l}`) });
     await site.start();
-    result = await runAcceptanceScenario(site, { jobs: { bio: 4, fusion: 8 }, jobSeconds: 5, say: (l) => console.log(`      >> ${l}`) });
+    try {
+      result = await runAcceptanceScenario(site, { jobs: { bio: 4, fusion: 8 }, jobSeconds: 5, say: (l) => console.log(`      >> ${l}`) });
+    } catch (e) {
+      // The testbed goes with the run: its daemons' last words are the only trace left of why.
+      console.log(await site.logTails());
+      throw e;
+    }
     deployTimings = ((JSON.parse(await site.cli(['timings', '--json'])) as { operations?: Timing[] }).operations ?? []);
   });
 

@@ -150,6 +150,13 @@ export class SiteTestbed {
     return [...out.matchAll(/^GLUE2ExecutionEnvironmentTotalInstances: (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
   }
 
+  /** The last lines of the coordinator's and every agent's log: what a failed run shows. */
+  async logTails(chars = 6000): Promise<string> {
+    const parts = [`== coordinator\n${(await this.coordinator?.logTail(chars)) ?? '(not started)'}`];
+    for (const h of this.hosts) parts.push(`== ${h.name} agent\n${(await h.agent?.logTail(chars / 2)) ?? '(not started)'}`);
+    return parts.join('\n');
+  }
+
   /** The events the coordinator's hooks were given so far, in the order they ran. */
   async hookEvents(): Promise<HookEvent[]> {
     return readHookEvents(this.hookEventsDir);
