@@ -19,6 +19,8 @@ step "lint";           npx eslint --max-warnings 0 .
 step "import cycles";  npx madge --circular --extensions ts --ts-config tsconfig.json agent coordinator shared 2>&1 | grep -E 'No circular|Found' | grep -v 'Found [1-9]' || { echo 'circular imports found (npx madge --circular ...)'; exit 1; }
 step "build";          npm run --silent build
 step "tests"
+# The suite starts daemons and CLIs from the build just made (testbed-process.ts repoNode).
+export VONODE_TEST_USE_DIST=1
 if [ $# -gt 0 ]; then
   exec npx mocha --reporter test/helpers/summary-reporter.cjs "$@"
 fi

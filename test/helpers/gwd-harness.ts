@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseReply, type ImAction, type ImReply } from '../../coordinator/gridway/im-protocol.js';
+import { repoNode } from '../../scripts/testbed/lib/testbed-process.js';
 import { cleanEnv, ROOT } from './run-vonode-cli.js';
 
 /** How to start the MAD under test. */
@@ -62,7 +62,8 @@ export class GwdHarness {
 
   /** Starts the MAD (it is not sent anything yet). */
   start(): void {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'coordinator/gridway/main.ts'), this.options.args], {
+    const [node, ...argv] = repoNode('coordinator/gridway/main.ts', [this.options.args]);
+    const proc = spawn(node!, argv, {
       cwd: ROOT, env: cleanEnv(this.options.env ?? {}),
     });
     this.proc = proc;

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { repoNode } from '../../scripts/testbed/lib/testbed-process.js';
 
 /** The repository root (the CLI is started from there so tsx finds tsconfig.json). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = ['--import', 'tsx', 'coordinator/cli/main.ts'];
 
 /** What a CLI run produced. */
 export interface CliResult {
@@ -19,9 +19,10 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, NO_COLOR: '1', ...extra };
 }
 
-/** Starts the real CLI from source (`node --import tsx coordinator/cli/main.ts ARGS`); stdout is a pipe, not a TTY. */
+/** Starts the real CLI (repoNode: from source, or the build scripts/test.sh made); stdout is a pipe, not a TTY. */
 export function spawnVonode(args: string[], env: Record<string, string> = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [...CLI, ...args], { cwd: ROOT, env: cleanEnv(env) }) as ChildProcessWithoutNullStreams;
+  const [node, ...argv] = repoNode('coordinator/cli/main.ts', args);
+  return spawn(node!, argv, { cwd: ROOT, env: cleanEnv(env) }) as ChildProcessWithoutNullStreams;
 }
 
 /** Runs the real CLI to completion and collects its exit code and output. */

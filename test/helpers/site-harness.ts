@@ -9,6 +9,7 @@ import { CoordinatorClient } from '../../shared/rpc/coordinator-client.js';
 import { channelCredentials } from '../../shared/rpc/credentials.js';
 import { ProcessRunner, runChecked } from '../../shared/process/command-runner.js';
 import { freePort } from '../../scripts/testbed/lib/free-port.js';
+import { repoNode } from '../../scripts/testbed/lib/testbed-process.js';
 import { tempDir } from './agent-fakes.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
@@ -198,7 +199,8 @@ export class TestSite {
   }
 
   private spawnDaemon(entry: string, args: string[], label: string): ChildProcess {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, entry), ...args], {
+    const [node, ...argv] = repoNode(entry, args);
+    const proc = spawn(node!, argv, {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VONODE_LOG_LEVEL: 'info' },
     });
     const keep = (d: Buffer): void => {

@@ -15,7 +15,7 @@ import { channelCredentials } from '../../../shared/rpc/credentials.js';
 import { FollowingCoordinatorClient } from '../../../shared/rpc/following-coordinator-client.js';
 import { EtcdCluster } from './etcd-cluster.js';
 import { freePort } from './free-port.js';
-import { REPO } from './testbed-process.js';
+import { REPO, repoNode } from './testbed-process.js';
 
 const LOOPBACK = 'DNS:localhost,IP:127.0.0.1';
 /** Exit code of a coordinator that lost the leadership (coordinator/coordinator.ts EXIT_LEADERSHIP_LOST). */
@@ -328,7 +328,8 @@ export class HaSite {
   }
 
   private spawnDaemon(entry: string, args: string[], label: string): ChildProcess {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, entry), ...args], {
+    const [node, ...argv] = repoNode(entry, args);
+    const proc = spawn(node!, argv, {
       cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VONODE_LOG_LEVEL: 'info' },
     });
     const keep = (d: Buffer): void => {

@@ -26,6 +26,17 @@ export function builtNode(entry: string, args: readonly string[] = [], nodeFlags
   return [process.execPath, ...nodeFlags, path.join(REPO, 'dist', entry.replace(/\.ts$/, '.js')), ...args];
 }
 
+/**
+ * argv of an entry point for the test suite: the compiled build when the run
+ * built it first (scripts/test.sh sets VONODE_TEST_USE_DIST=1 after `npm run
+ * build`; plain node starts about a second sooner than tsx, and the suite
+ * starts a few hundred daemons and CLIs), otherwise the sources through tsx,
+ * so a single spec run by hand always runs the code as it is now.
+ */
+export function repoNode(entry: string, args: readonly string[] = [], nodeFlags: readonly string[] = []): string[] {
+  return process.env['VONODE_TEST_USE_DIST'] === '1' ? builtNode(entry, args, nodeFlags) : tsNode(entry, args, nodeFlags);
+}
+
 /** Compiles agent/, coordinator/ and shared/ into dist/ (tsconfig.build.json), as `npm run build` does. */
 export async function buildDaemons(runner: CommandRunner): Promise<void> {
   await runChecked(runner, [process.execPath, path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', path.join(REPO, 'tsconfig.build.json')], { timeoutMs: 300_000 });

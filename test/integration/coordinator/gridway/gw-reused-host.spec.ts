@@ -1,11 +1,11 @@
 import { expect } from 'chai';
+import { repoNode } from '../../../../scripts/testbed/lib/testbed-process.js';
 import path from 'node:path';
 import { Phase } from '../../../../shared/gen/vonode/v1/common.js';
 import { NodeState, OperationState } from '../../../../shared/gen/vonode/v1/coordinator.js';
 import type { CoordinatorClient } from '../../../../shared/rpc/coordinator-client.js';
 import { GwdStandIn } from '../../../../scripts/testbed/lib/gwd-stand-in.js';
 import { until } from '../../../../scripts/testbed/lib/wait.js';
-import { ROOT } from '../../../helpers/run-vonode-cli.js';
 import { TestSite } from '../../../helpers/site-harness.js';
 
 // GridWay's view of a REUSED pool hostname, measured the way a real gwd holds
@@ -30,7 +30,7 @@ describe('GridWay sees a redeployed (reused) hostname at once (gwd stand-in with
     await until('the agent up', async () => ((await client.status()).hostsUp === 1) || undefined, 30_000, 200);
     const pki = site.pki;
     const args = `-c 127.0.0.1:${site.coordinatorPort} --ca ${pki}/ca.pem --cert ${pki}/gridway.pem --key ${pki}/gridway-key.pem --lrms sge --timeout 3`;
-    gwd = new GwdStandIn([process.execPath, '--import', 'tsx', path.join(ROOT, 'coordinator/gridway/main.ts'), args], path.join(site.dir, 'gwd-stand-in.log'), { monitoringIntervalMs: 180_000, imPassMs: 5_000 });
+    gwd = new GwdStandIn(repoNode('coordinator/gridway/main.ts', [args]), path.join(site.dir, 'gwd-stand-in.log'), { monitoringIntervalMs: 180_000, imPassMs: 5_000 });
     await gwd.start();
   });
   after(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
+import { repoNode } from '../../../../scripts/testbed/lib/testbed-process.js';
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { parseAttributes } from '../../../../coordinator/gridway/im-attributes.js';
 import { parseReply } from '../../../../coordinator/gridway/im-protocol.js';
 import { HostState, OperationState, type CoordinatorEvent } from '../../../../shared/gen/vonode/v1/coordinator.js';
@@ -200,7 +200,7 @@ describe('vonode-gw-im-mad without a coordinator', function () {
   });
 
   it('answers INIT with FAILURE for a wrong command line (gwd then stops) and exits 2', async () => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'coordinator/gridway/main.ts'), '--insecure --lrms'], { cwd: ROOT, env: cleanEnv() });
+    const proc = spawn(repoNode('coordinator/gridway/main.ts')[0]!, repoNode('coordinator/gridway/main.ts', ['--insecure --lrms']).slice(1), { cwd: ROOT, env: cleanEnv() });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
     proc.stdin.end('INIT - - -\n');

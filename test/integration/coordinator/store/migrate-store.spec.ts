@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { repoNode } from '../../../../scripts/testbed/lib/testbed-process.js';
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
@@ -21,7 +22,7 @@ import { cleanEnv, ROOT, type CliResult } from '../../../helpers/run-vonode-cli.
 /** `node --import tsx coordinator/main.ts migrate-store ARGS` from the repository root, to completion. */
 function migrateStore(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'coordinator/main.ts', 'migrate-store', ...args], { cwd: ROOT, env: cleanEnv() });
+    const child = spawn(repoNode('coordinator/main.ts')[0]!, repoNode('coordinator/main.ts', ['migrate-store', ...args]).slice(1), { cwd: ROOT, env: cleanEnv() });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
