@@ -133,6 +133,17 @@ describe('vonode-agent with QEMU guests (real VMs, dnsmasq, HTTP image repositor
     expect(await taps()).to.not.contain(tapNameFor('vn-vwn-test-006'));
   });
 
+  it('keeps its guests across a stop and start as a package upgrade does them (SIGTERM to the agent alone: KillMode=process)', async () => {
+    // postinst's try-restart: systemd signals only the agent's main process; the new agent adopts the guests.
+    const pidsBefore = await qemuPids();
+    const before = (await host.client!.listDomains()).domains.map((d) => [d.spec?.hostname, d.state]).sort();
+    await host.stopAgent('SIGTERM');
+    expect(await qemuPids(), 'the guests ran on while no agent did').to.have.members(pidsBefore);
+    await host.startAgent();
+    expect((await host.client!.listDomains()).domains.map((d) => [d.spec?.hostname, d.state]).sort()).to.deep.equal(before);
+    expect(await qemuPids()).to.have.members(pidsBefore);
+  });
+
   it('removes every VM gracefully and leaves nothing behind', async () => {
     for (const n of [1, 2, 3]) {
       const r = await collect(host.client!.remove({ hostname: `vwn-test-00${n}` }));
