@@ -10,15 +10,25 @@
 // - PAGE_PROBE runs in the page before the app: it counts the messages and
 //   bytes of the app's own /api/events stream (EventSource subclassed: a
 //   second stream would double the load), records main-thread long tasks
-//   (PerformanceObserver 'longtask'), and on every animation frame reads the
-//   node count the nodes view shows ("1–100 of N" in node-page-info), keeping
-//   each change with its wall time (Date.now()).
+//   (PerformanceObserver 'longtask'), and after every change of the DOM (a
+//   MutationObserver: it costs nothing while the page is idle, unlike a frame
+//   loop) reads the node count the nodes view shows ("1–100 of N" in
+//   node-page-info, whatever the page), keeping each change with its wall
+//   time (Date.now()). The app changes the DOM in its animation-frame render,
+//   so the paint follows within that frame.
 // - The bench's own WatchEvents subscriber keeps, from the node and operation
 //   events, when the coordinator's count of running (and leased) nodes changed,
 //   by the event's unixMs stamp (the coordinator's clock, the same host clock).
+// 0. Baseline (unless --skip-baseline): the same burst with the console on and
+//    no page open, then every node removed: the page's burst against it shows
+//    what an open page costs the coordinator (chromium's CPU on the same
+//    cores included). The simulated agents start with the appliance in their
+//    caches, so both bursts run warm (no image transfers): the same work twice.
+//    One pair of bursts on a shared 2-core machine is noisy: repeat the run
+//    before reading much into a ratio near 1.
 // 1. Burst: the page sits on the running nodes (#/nodes?state=NODE_STATE_RUNNING)
 //    while --nodes deployments go out through DeployNodes (batches as
-//    coordinator-scale sends them). Lag for each N = the first frame showing
+//    coordinator-scale sends them). Lag for each N = the first render showing
 //    ≥ N running minus the coordinator event that made N running; p50 and max
 //    over every N. It includes the server's 100 ms batching, the per-frame
 //    render and the nodes view's 400 ms throttle: what a user waits for.
@@ -28,19 +38,24 @@
 //    the first frame showing that VO's count); once: the JS heap after a GC
 //    (CDP), the hosts view's render, the coordinator's RSS.
 // 3. Removal with the page on #/nodes: the coordinator's last removal event →
-//    the first frame showing "0 nodes".
+//    the first render showing "0 nodes".
 // Every step has a time limit; loopback only; every child (and chromium) is
 // killed by PID. Nothing runs next to the page that a real browser would not
 // have, except puppeteer's CDP connection.
 // Usage: npm run bench:console-scale -- [--agents 500] [--procs 4] [--nodes 5000] [--runs 3] [--batches 4]
-//   [--deploy-timeout 300] [--timeout 900] [--profile] [--keep] [--json FILE]
+//   [--deploy-timeout 300] [--timeout 900] [--skip-baseline] [--profile] [--keep] [--json FILE]
+// Needs the built console (npm run build: dist/console) and Debian's chromium; the coordinator is built by BenchSite.
 // --profile records a CDP CPU profile of the page during the burst and prints its top self time,
 //   mapped to the console's sources through dist/console/assets/app.js.map (the profiler costs a little).
-// --json FILE writes: agents, nodes, runs, page_load_s[], nodes_api_ms[], nodes_api_bytes, hosts_api_ms[],
-// hosts_api_bytes, filter_ms[], burst_events, burst_sse_bytes, burst_s, long_tasks, long_task_total_ms,
-// long_task_max_ms, page_busy_s, sse_reconnects, page_lag_p50_ms, page_lag_p90_ms, page_lag_max_ms,
-// page_behind_max_nodes, empty_after_removal_s, heap_mb, coordinator_rss_mb (peak, VmHWM),
-// coordinator_cpu_s (during the burst), hosts_view_ms, plus benchmark, started_at, complete, unfinished_steps, error.
+// --json FILE writes (seconds and ms as numbers, repeated runs as arrays, null where not measured): agents, nodes,
+// runs, procs, cores, page_load_s[], nodes_api_ms[], nodes_api_bytes, hosts_api_ms[], hosts_api_bytes, filter_ms[],
+// hosts_view_ms, burst_s (first DeployNodes → the last node running, by the coordinator's stamps), burst_streams_s
+// (until every DeployNodes stream ended), nodes_running, burst_events and burst_sse_bytes (the page's stream),
+// sse_reconnects, long_tasks, long_task_total_ms, long_task_max_ms, page_busy_s, page_script_s, page_layout_s,
+// page_style_s, page_lag_p50_ms, page_lag_p90_ms, page_lag_max_ms, page_lag_never_shown, page_behind_max_nodes,
+// empty_after_removal_s, heap_mb, coordinator_cpu_s (during the burst), coordinator_rss_mb (peak, VmHWM),
+// baseline_burst_s, baseline_coordinator_cpu_s, burst_vs_baseline, coordinator_cpu_vs_baseline, and
+// benchmark, started_at, finished_at, complete, unfinished_steps, error.
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -62,17 +77,19 @@ import { BenchProcesses, waitForJsonLine } from './lib/bench-processes.js';
 import { BenchReport, mb, secs } from './lib/bench-report.js';
 import { BenchSite, ROOT } from './lib/bench-site.js';
 import { planFleet, startFleet } from './lib/fleet-launcher.js';
+import type { SimulatedAgentState } from './lib/simulated-agent.js';
 import { procMemory, tryScrape } from './lib/prom-text.js';
 import { deployBatches, hostCounts, removeNodes, waitForHosts, within, type DeployBatch } from './lib/site-probes.js';
 
 const CLI = {
   name: 'bench:console-scale',
-  usage: 'usage: console-scale.ts [--agents 500] [--procs 4] [--nodes 5000] [--runs 3] [--batches 4] [--deploy-timeout 300] [--timeout 900] [--profile] [--keep] [--json FILE]',
+  usage: 'usage: console-scale.ts [--agents 500] [--procs 4] [--nodes 5000] [--runs 3] [--batches 4] [--deploy-timeout 300] [--timeout 900] [--skip-baseline] [--profile] [--keep] [--json FILE]',
 };
 const values = parseBenchArgs(CLI, {
   agents: { type: 'string', default: '500' }, procs: { type: 'string', default: '4' }, nodes: { type: 'string', default: '5000' },
   runs: { type: 'string', default: '3' }, batches: { type: 'string', default: '4' }, 'deploy-timeout': { type: 'string', default: '300' },
   timeout: { type: 'string', default: '900' }, profile: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false },
+  'skip-baseline': { type: 'boolean', default: false },
 });
 const whole = (flag: 'agents' | 'procs' | 'nodes' | 'runs' | 'batches' | 'deploy-timeout' | 'timeout', min: number): number => {
   const n = Number(values[flag]);
@@ -150,9 +167,8 @@ const PAGE_PROBE = `(() => {
     const of = text === null ? null : /of (\\d+)/.exec(text);
     const count = of ? Number(of[1]) : text !== null && /^0 nodes/.test(text) ? 0 : null;
     if (count !== last) { probe.shown.push([Date.now(), count]); last = count; }
-    requestAnimationFrame(sample);
   };
-  requestAnimationFrame(sample);
+  new MutationObserver(sample).observe(document, { childList: true, subtree: true, characterData: true });
 })();`;
 
 /** What PAGE_PROBE has collected: [epoch ms, ms] per long task, [epoch ms, count shown or null] per change. */
@@ -256,7 +272,7 @@ function leavesWith(op: Operation): boolean {
 
 const startedAt = new Date();
 /** The run's steps in order; each is added to `done` when finished (the rest go to --json's unfinished_steps). */
-const STEPS = ['site', 'page', 'burst', 'after_burst', 'page_load', 'removal'];
+const STEPS = ['site', ...(values['skip-baseline'] ? [] : ['baseline']), 'page', 'burst', 'after_burst', 'page_load', 'removal'];
 const done = new Set<string>();
 const dir = await mkdtemp(path.join(os.tmpdir(), 'vonode-console-scale-'));
 const processes = new BenchProcesses();
@@ -294,12 +310,15 @@ try {
   const token = await enableConsole(consolePort);
   const coordinator = await site.startCoordinator(processes);
   const client = site.client();
-  // The observer on a connection of its own: on the load's connection its stream trailed the coordinator by up to a minute.
+  // The observer on a connection of its own, as `vonode events` would be. During a burst its stream may trail the
+  // coordinator (by a minute at 5,000 deployments here): the figures use the events' own stamps, once it has caught up.
   const watcher = new CoordinatorClient(`127.0.0.1:${site.port}`, site.credentials('cli'), { 'grpc.ssl_target_name_override': 'localhost', 'grpc.use_local_subchannel_pool': 1 });
   const timeline = new SiteTimeline(watcher);
   timeline.start();
+  await prewarmCaches(client);
   await registerFleet(client);
   done.add('site');
+  if (!values['skip-baseline'] && (await baselinePhase(client, timeline))) done.add('baseline');
 
   browser = await launchConsoleBrowser(path.join(site.pki, 'coordinator.pem'));
   browserPid = browser.process()?.pid;
@@ -383,6 +402,24 @@ async function enableConsole(port: number): Promise<string> {
   return token;
 }
 
+/**
+ * Fills every simulated agent's image cache with the appliances the policy
+ * names (GetPolicy), through the fleet's state files, which it reads at start.
+ * Both bursts then run on warm caches; otherwise the first (the baseline)
+ * would run cold (simulated PT 10-20 ms instead of 0.5-1 ms, cold transfers
+ * 2 at a time) and the comparison would be biased.
+ */
+async function prewarmCaches(client: CoordinatorClient): Promise<void> {
+  type PolicyFile = { vos?: Record<string, { appliance?: { disk?: { sha256?: string } } }> };
+  const policy = parse((await within(capped(30_000), 'GetPolicy', client.getPolicy())).yaml) as PolicyFile;
+  const images = [...new Set(Object.values(policy.vos ?? {}).map((v) => v.appliance?.disk?.sha256 ?? ''))].filter(Boolean);
+  if (!images.length) log('WARNING: the policy names no appliance sha256: the simulated caches start cold');
+  for (const slice of fleet) {
+    const state: Record<string, SimulatedAgentState> = Object.fromEntries([...slice.names].map((name) => [name, { domains: [], cachedImages: images }]));
+    await writeFile(slice.stateFile, JSON.stringify(state));
+  }
+}
+
 /** Starts the simulated fleet and waits (≤ 180 s) until every agent is UP; throws if they never are. */
 async function registerFleet(client: CoordinatorClient): Promise<void> {
   log(`starting ${PROCS} simulated fleet processes (${AGENTS} agents)`);
@@ -395,9 +432,10 @@ async function registerFleet(client: CoordinatorClient): Promise<void> {
   report.add(`fleet start → all ${AGENTS} simulated agents UP`, secs(ms));
 }
 
+/** The setup lines above the table: what runs where, and the machine's load (it shows in every figure). */
 function printSetup(pid: number, base: string, bundleNote: string, chromium: string): void {
   console.log(`coordinator: pid ${pid}, node ${path.relative(ROOT, site.entry.script)} (${site.entry.why}), mutual TLS; console ${base} (token login)`);
-  console.log(`SIMULATED agents: ${AGENTS} in ${PROCS} processes; pool ${NODES}; browser: ${chromium} headless (puppeteer-core), ${os.cpus().length} cores, ` +
+  console.log(`SIMULATED agents: ${AGENTS} in ${PROCS} processes, image caches warm; pool ${NODES}; browser: ${chromium} headless (puppeteer-core), ${os.cpus().length} cores, ` +
     `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine shows in every figure)`);
   if (bundleNote) console.log(bundleNote);
 }
@@ -431,6 +469,7 @@ async function waitShown(page: Page, count: number, ms: number): Promise<boolean
   }, { timeout: capped(ms), polling: 'raf' }, count).then(() => true, (e: unknown) => (log(`the page did not show ${count} nodes: ${errorMessage(e)}`), false));
 }
 
+/** What PAGE_PROBE has collected so far in `page`; throws if it is missing or the page does not answer in 30 s. */
 async function readProbe(page: Page): Promise<ProbeState> {
   const state = await within(capped(30_000), 'reading the page probe', page.evaluate(() => (globalThis as unknown as PageGlobals).__consoleBench));
   if (!state) throw new Error('the page probe is missing (evaluateOnNewDocument did not run)');
@@ -444,48 +483,107 @@ function deployPlan(): DeployBatch[] {
   return Array.from({ length: count }, (_, i) => ({ vo: i % 2 ? 'fusion' : 'bio', count: Math.min(per, NODES - i * per) })).filter((b) => b.count > 0);
 }
 
-/** The burst: every deployment at once with the page on the running nodes; returns false if some step ran out of time. */
-async function burstPhase(client: CoordinatorClient, page: Page, timeline: SiteTimeline): Promise<boolean> {
-  await showView(page, '#/nodes?state=NODE_STATE_RUNNING', '[data-testid="node-table"]');
-  const [probe0, metrics0, scrape0, tm0] = [await readProbe(page), await page.metrics(), await scrape('before the burst'), Date.now()];
-  const events0 = timeline.events;
-  const profiler = values.profile ? await startProfiler(page) : undefined;
+/** The coordinator's side of one burst of every deployment. */
+interface BurstRun {
+  /** Wall clock (ms) just before the DeployNodes calls. */
+  t0: number;
+  /** First DeployNodes → the last node running, by the coordinator's event stamps. */
+  burstMs: number;
+  /** Until every DeployNodes stream ended, as the bench saw it. */
+  streamsMs: number;
+  succeeded: number;
+  unfinished: number;
+  /** Coordinator CPU seconds from before the calls until the bench's stream had seen every node running. */
+  cpuS: number;
+  rssBytes: number;
+}
+
+/** Sends every deployment at once and waits (bounded) until the bench's stream has seen them running. */
+async function deployBurst(client: CoordinatorClient, timeline: SiteTimeline, what: string): Promise<BurstRun> {
   const batches = deployPlan();
-  log(`deploying ${NODES} nodes (${batches.map((b) => `${b.vo} ${b.count}`).join(', ')}), limit ${DEPLOY_MS / 1000} s; the page shows the running ones`);
+  log(`${what}: deploying ${NODES} nodes (${batches.map((b) => `${b.vo} ${b.count}`).join(', ')}), limit ${DEPLOY_MS / 1000} s`);
+  const scrape0 = await scrape(`before the ${what}`);
+  const events0 = timeline.events;
   const t0 = Date.now();
   const m0 = now();
   const progress = setInterval(() => log(`  the bench's WatchEvents: ${timeline.events - events0} events, ${timeline.runningCount} running, ${timeline.behindMs()} ms behind the coordinator`), 10_000);
   const deployed = await deployBatches(client, batches, limit(DEPLOY_MS)).finally(() => clearInterval(progress));
   const streamsMs = now() - m0;
-  const ok = deployed.reduce((s, b) => s + b.succeeded, 0);
-  const unfinished = deployed.reduce((s, b) => s + b.unfinished, 0);
-  // A fresh site: every deployment that succeeded is a running node (the bench's own stream may still be a little behind).
-  const running = ok;
-  const caughtUp = await waitShown(page, running, CATCH_UP_MS);
-  const tEnd = Date.now();
-  await timeline.caughtUp(`${running} running nodes`, () => timeline.runningCount >= running, capped(60_000));
-  // The burst as the coordinator ran it (its event stamps): the client's streams may end later, when the bench itself trails.
-  const burstMs = (timeline.running.at(-1)?.[0] ?? NaN) - t0;
-  const [probe1, metrics1, scrape1, tm1] = [await readProbe(page), await page.metrics(), await scrape('after the burst'), Date.now()];
-  if (profiler) await profiler.stopAndPrint();
   for (const e of deployed.flatMap((b) => b.errors)) log(`  deploy: ${e}`);
-  report.section(`burst: ${NODES} deployments while the page shows the running nodes (#/nodes?state=NODE_STATE_RUNNING)`);
-  report.add('burst: first DeployNodes → the last node running (coordinator\'s stamps)', secs(burstMs));
-  report.add('  DeployNodes: every stream ended after (the bench\'s view)', `${secs(streamsMs)} (${ok} succeeded, ${unfinished} unfinished)`);
-  const lastRunning = timeline.running.at(-1)?.[0] ?? NaN;
-  const pageAll = probe1.shown.find(([t, n]) => t >= t0 && (n ?? 0) >= running)?.[0] ?? NaN;
-  report.add('the page showed every running node, after the coordinator ran the last', caughtUp ? secs(pageAll - lastRunning) : `not within ${CATCH_UP_MS / 1000} s`);
-  Object.assign(json, { burst_s: finiteOrNull(burstMs / 1000), burst_streams_s: streamsMs / 1000, nodes_running: running });
-  sseFigures(probe0, probe1, timeline.events - events0);
-  longTaskFigures(probe1, t0, tEnd, metricsDelta(metrics0, metrics1), (tm1 - tm0) / 1000);
-  lagFigures(timeline.running, probe1.shown, t0, tEnd, running);
-  const cpu = scrape1.get('vonode_coordinator_process_cpu_seconds_total') - scrape0.get('vonode_coordinator_process_cpu_seconds_total');
-  const rss = scrape1.get('vonode_coordinator_process_resident_memory_bytes');
-  report.add('coordinator: CPU during the burst; RSS after it', `${secs(cpu * 1000)}; ${mb(rss)}`);
-  Object.assign(json, { coordinator_cpu_s: finiteOrNull(cpu), coordinator_rss_mb: finiteOrNull(rss / 1e6) });
-  return unfinished === 0 && caughtUp;
+  const succeeded = deployed.reduce((sum, b) => sum + b.succeeded, 0);
+  // A fresh site (or one emptied by the baseline): every deployment that succeeded is a running node.
+  await timeline.caughtUp(`${succeeded} running nodes`, () => timeline.runningCount >= succeeded, capped(60_000));
+  const scrape1 = await scrape(`after the ${what}`);
+  return {
+    t0, streamsMs, succeeded, unfinished: deployed.reduce((sum, b) => sum + b.unfinished, 0),
+    burstMs: (timeline.running.at(-1)?.[0] ?? NaN) - t0,
+    cpuS: scrape1.get('vonode_coordinator_process_cpu_seconds_total') - scrape0.get('vonode_coordinator_process_cpu_seconds_total'),
+    rssBytes: scrape1.get('vonode_coordinator_process_resident_memory_bytes'),
+  };
 }
 
+/** RemoveNode for every leased node, 64 at a time (bounded); returns what ended, and when it started (wall clock). */
+async function removeEverything(client: CoordinatorClient): Promise<{ t0: number; leased: number; removed: Awaited<ReturnType<typeof removeNodes>> }> {
+  const leased = (await within(capped(30_000), 'ListNodes', client.listNodes())).nodes.map((n) => n.hostname);
+  const t0 = Date.now();
+  log(`removing ${leased.length} nodes (RemoveNode, 64 at a time)`);
+  const removed = await removeNodes(client, leased, 64, limit(Math.max(10_000, Math.min(300_000, remaining() - 30_000))));
+  for (const e of removed.errors) log(`  remove: ${e}`);
+  return { t0, leased: leased.length, removed };
+}
+
+/**
+ * The same burst with the console on but no page open, then every node
+ * removed: what the page's burst costs the coordinator is the difference
+ * (the browser's CPU on the same cores included). Returns false if a step ran out of time.
+ */
+async function baselinePhase(client: CoordinatorClient, timeline: SiteTimeline): Promise<boolean> {
+  const run = await deployBurst(client, timeline, 'baseline burst (no page open)');
+  report.section('baseline: the same burst with no console page open');
+  report.add('burst: first DeployNodes → the last node running (coordinator\'s stamps)', `${secs(run.burstMs)} (${run.succeeded} succeeded, ${run.unfinished} unfinished)`);
+  report.add('coordinator CPU during it', secs(run.cpuS * 1000));
+  Object.assign(json, { baseline_burst_s: finiteOrNull(run.burstMs / 1000), baseline_coordinator_cpu_s: finiteOrNull(run.cpuS) });
+  const { removed } = await removeEverything(client);
+  await timeline.caughtUp('every node gone', () => timeline.leasedCount === 0, capped(60_000));
+  return run.unfinished === 0 && removed.unfinished === 0 && removed.failed === 0 && timeline.leasedCount === 0;
+}
+
+/** The burst with the page on the running nodes; returns false if some step ran out of time. */
+async function burstPhase(client: CoordinatorClient, page: Page, timeline: SiteTimeline): Promise<boolean> {
+  await showView(page, '#/nodes?state=NODE_STATE_RUNNING', '[data-testid="node-table"]');
+  const [probe0, metrics0, tm0, events0] = [await readProbe(page), await page.metrics(), Date.now(), timeline.events];
+  const profiler = values.profile ? await startProfiler(page) : undefined;
+  const run = await deployBurst(client, timeline, 'burst with the page open');
+  const caughtUp = await waitShown(page, run.succeeded, CATCH_UP_MS);
+  const [probe1, metrics1, tm1] = [await readProbe(page), await page.metrics(), Date.now()];
+  if (profiler) await profiler.stopAndPrint(probe1.longTasks.filter(([t]) => t >= run.t0));
+  report.section(`burst: ${NODES} deployments while the page shows the running nodes (#/nodes?state=NODE_STATE_RUNNING)`);
+  report.add('burst: first DeployNodes → the last node running (coordinator\'s stamps)', secs(run.burstMs));
+  report.add('  DeployNodes: every stream ended after (the bench\'s view)', `${secs(run.streamsMs)} (${run.succeeded} succeeded, ${run.unfinished} unfinished)`);
+  const lastRunning = timeline.running.at(-1)?.[0] ?? NaN;
+  const pageAll = probe1.shown.find(([t, n]) => t >= run.t0 && (n ?? 0) >= run.succeeded)?.[0] ?? NaN;
+  report.add('the page showed every running node, after the coordinator ran the last', caughtUp ? secs(pageAll - lastRunning) : `not within ${CATCH_UP_MS / 1000} s`);
+  Object.assign(json, { burst_s: finiteOrNull(run.burstMs / 1000), burst_streams_s: run.streamsMs / 1000, nodes_running: run.succeeded });
+  sseFigures(probe0, probe1, timeline.events - events0);
+  longTaskFigures(probe1, run.t0, caughtUp ? pageAll : tm1, metricsDelta(metrics0, metrics1), (tm1 - tm0) / 1000);
+  lagFigures(timeline.running, probe1.shown, run.t0, caughtUp ? pageAll : tm1, run.succeeded);
+  report.add('coordinator: CPU during the burst; RSS after it', `${secs(run.cpuS * 1000)}; ${mb(run.rssBytes)}`);
+  Object.assign(json, { coordinator_cpu_s: finiteOrNull(run.cpuS), coordinator_rss_mb: finiteOrNull(run.rssBytes / 1e6) });
+  compareBaseline(run);
+  return run.unfinished === 0 && caughtUp;
+}
+
+/** The page's burst against the baseline's (when there was one): wall time and coordinator CPU, as ratios. */
+function compareBaseline(run: BurstRun): void {
+  const [wall, cpu] = [json['baseline_burst_s'], json['baseline_coordinator_cpu_s']];
+  if (typeof wall !== 'number' || typeof cpu !== 'number') return;
+  const wallRatio = run.burstMs / 1000 / wall;
+  const cpuRatio = run.cpuS / cpu;
+  report.add('  with the page / without: burst wall time; coordinator CPU', `${wallRatio.toFixed(2)}×; ${cpuRatio.toFixed(2)}×`);
+  Object.assign(json, { burst_vs_baseline: finiteOrNull(wallRatio), coordinator_cpu_vs_baseline: finiteOrNull(cpuRatio) });
+}
+
+/** The page's stream during the burst: messages, bytes, reopens; and what the bench's own stream got meanwhile. */
 function sseFigures(before: ProbeState, after: ProbeState, coordinatorEvents: number): void {
   const events = after.sse.messages - before.sse.messages;
   const bytes = after.sse.bytes - before.sse.bytes;
@@ -503,6 +601,7 @@ function metricsDelta(a: Metrics, b: Metrics): { taskS: number; scriptS: number;
   return { taskS: d('TaskDuration'), scriptS: d('ScriptDuration'), layoutS: d('LayoutDuration'), styleS: d('RecalcStyleDuration') };
 }
 
+/** Long tasks within [fromMs, toMs] (wall clock) and the main thread's busy time over the `windowS` seconds between the CDP readings. */
 function longTaskFigures(probe: ProbeState, fromMs: number, toMs: number, busy: ReturnType<typeof metricsDelta>, windowS: number): void {
   const tasks = probe.longTasks.filter(([t]) => t >= fromMs && t <= toMs).map(([, d]) => d);
   const total = tasks.reduce((s, d) => s + d, 0);
@@ -549,6 +648,7 @@ function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
+/** Event → screen lag for every running count 1..target, and the most nodes the page trailed by. */
 function lagFigures(coordinator: ReadonlyArray<readonly [number, number]>, shown: ProbeState['shown'], fromMs: number, toMs: number, target: number): void {
   const coordAt = firstReach(coordinator, target, fromMs);
   const pageAt = firstReach(shown, target, fromMs);
@@ -704,14 +804,10 @@ async function pageLoads(b: Browser, base: string, total: number): Promise<void>
 async function removalPhase(client: CoordinatorClient, page: Page, timeline: SiteTimeline): Promise<boolean> {
   report.section('removal with the page on #/nodes');
   await showView(page, '#/nodes', '[data-testid="node-table"]');
-  const leased = (await within(capped(30_000), 'ListNodes', client.listNodes())).nodes.map((n) => n.hostname);
-  const t0 = Date.now();
-  log(`removing ${leased.length} nodes (RemoveNode, 64 at a time)`);
-  const removed = await removeNodes(client, leased, 64, limit(Math.max(10_000, Math.min(300_000, remaining() - 30_000))));
-  for (const e of removed.errors) log(`  remove: ${e}`);
-  report.add(`${leased.length} RemoveNode: all ended after`, `${secs(removed.ms)} (${removed.succeeded} succeeded, ${removed.failed} failed, ${removed.unfinished} unfinished)`);
+  const { t0, leased, removed } = await removeEverything(client);
+  report.add(`${leased} RemoveNode: all ended after`, `${secs(removed.ms)} (${removed.succeeded} succeeded, ${removed.failed} failed, ${removed.unfinished} unfinished)`);
   const empty = await waitShown(page, 0, 60_000);
-  await timeline.caughtUp('every node gone', () => timeline.leasedCount === 0, capped(30_000));
+  await timeline.caughtUp('every node gone', () => timeline.leasedCount === 0, capped(60_000));
   const probe = await readProbe(page);
   const coordZero = timeline.leased.filter(([t, n]) => t >= t0 && n === 0).at(-1)?.[0];
   const pageZero = probe.shown.find(([t, n]) => t >= t0 && n === 0)?.[0];
@@ -723,41 +819,55 @@ async function removalPhase(client: CoordinatorClient, page: Page, timeline: Sit
   return empty && removed.unfinished === 0 && removed.failed === 0;
 }
 
-/** The CDP profiler on the page (--profile); stopAndPrint prints the top self time by console source. */
-async function startProfiler(page: Page): Promise<{ stopAndPrint(): Promise<void> }> {
+/**
+ * The CDP profiler on the page (--profile). stopAndPrint prints the top self
+ * time by console source over the whole burst, and over the samples that fell
+ * inside the long tasks given (the profile's clock is placed on the wall
+ * clock by a reading taken just before it started: a few ms off at most).
+ */
+async function startProfiler(page: Page): Promise<{ stopAndPrint(longTasks: ReadonlyArray<readonly [number, number]>): Promise<void> }> {
   const cdp = await page.createCDPSession();
   await cdp.send('Profiler.enable');
+  const wallAtStart = await page.evaluate(() => performance.timeOrigin + performance.now());
   await cdp.send('Profiler.start');
   return {
-    stopAndPrint: async () => {
+    stopAndPrint: async (longTasks) => {
       const { profile } = await cdp.send('Profiler.stop');
       await cdp.detach();
       const file = path.join(dir, 'page-burst.cpuprofile');
       await writeFile(file, JSON.stringify(profile));
       const map = new SourceMap(JSON.parse(await readFile(path.join(BUNDLE, 'assets/app.js.map'), 'utf8')) as ConstructorParameters<typeof SourceMap>[0]);
       console.log(`\npage CPU profile during the burst (${file}), top self time:`);
-      for (const line of topSelf(profile, map)) console.log(line);
+      for (const line of topSelf(profile, map, () => true)) console.log(line);
+      const inLongTask = (wallMs: number): boolean => longTasks.some(([t, d]) => wallMs >= t && wallMs <= t + d);
+      console.log(`\nthe same, samples inside the ${longTasks.length} long tasks only:`);
+      for (const line of topSelf(profile, map, (us) => inLongTask(wallAtStart + us / 1000))) console.log(line);
     },
   };
 }
 
 type CallFrame = { functionName: string; url: string; lineNumber: number; columnNumber: number };
+type CdpProfile = { nodes: Array<{ id: number; callFrame: CallFrame }>; samples?: number[]; timeDeltas?: number[] };
 
-/** Top 20 of a CDP profile by self time, frames of the console bundle mapped to their source file and line. */
-function topSelf(profile: { nodes: Array<{ id: number; callFrame: CallFrame }>; samples?: number[]; timeDeltas?: number[] }, map: SourceMap): string[] {
+/** Top 20 of a CDP profile by self time among the samples `keep` accepts (µs since the profile's start), console frames mapped to their sources. */
+function topSelf(profile: CdpProfile, map: SourceMap, keep: (sinceStartUs: number) => boolean): string[] {
   const frames = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
   const self = new Map<string, number>();
   let total = 0;
+  let at = 0;
   (profile.samples ?? []).forEach((id, i) => {
+    const dt = profile.timeDeltas?.[i] ?? 0;
+    at += dt;
+    if (!keep(at)) return;
     const f = frames.get(id);
-    const ms = (profile.timeDeltas?.[i] ?? 0) / 1000;
-    total += ms;
+    total += dt / 1000;
     const key = f ? frameName(f, map) : '(unknown)';
-    self.set(key, (self.get(key) ?? 0) + ms);
+    self.set(key, (self.get(key) ?? 0) + dt / 1000);
   });
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([k, ms]) => `${ms.toFixed(0).padStart(8)} ms ${((ms / total) * 100).toFixed(1).padStart(5)} %  ${k}`);
 }
 
+/** A profile frame as `function  source:line` (console bundle frames through the source map). */
 function frameName(f: CallFrame, map: SourceMap): string {
   if (!f.url.endsWith('/assets/app.js')) return `${f.functionName || '(anonymous)'}  ${f.url.replace(/^https?:\/\/[^/]+/, '')}`.trim();
   const e = map.findEntry(f.lineNumber, f.columnNumber);
@@ -781,6 +891,7 @@ function printVerdicts(): void {
   }
 }
 
+/** Closes chromium (≤ 10 s), else kills it by PID. */
 async function closeBrowser(): Promise<void> {
   if (!browser) return;
   await within(10_000, 'closing chromium', browser.close()).catch((e: unknown) => (log(`${errorMessage(e)}; killing it by PID`), killBrowserNow()));
