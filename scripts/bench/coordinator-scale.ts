@@ -39,6 +39,7 @@ import { summarizeCoordinatorLog } from './lib/coordinator-log-summary.js';
 import { topSelfTime } from './lib/cpu-profile-summary.js';
 import { planFleet, startFleet, type FleetSlice } from './lib/fleet-launcher.js';
 import { startHealthProbe } from './lib/health-probe.js';
+import { startStepDeadline } from './lib/step-deadline.js';
 import { heartbeatStats, type HeartbeatStats } from './lib/heartbeat-stats.js';
 import { procMemory, tryScrape, type MetricsScrape } from './lib/prom-text.js';
 import { deployBatches, EventCounter, hostCounts, removeNodes, waitForHosts, within, type DeployBatch } from './lib/site-probes.js';
@@ -78,24 +79,8 @@ if (STORE !== 'sqlite' && STORE !== 'etcd') throw new Error(`--store must be sql
 const T0 = systemClock.monotonicMs();
 const now = (): number => systemClock.monotonicMs();
 const log = (line: string): void => void process.stderr.write(`[${((now() - T0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
-const overallAbort = new AbortController();
-setTimeout(() => overallAbort.abort(new Error(`the overall time limit (${TIMEOUT_MS / 1000} s) was reached`)), TIMEOUT_MS).unref();
-const overall = overallAbort.signal;
-/** Time left before the overall deadline, at least 1 ms. */
-const remaining = (): number => Math.max(1, TIMEOUT_MS - (now() - T0));
-/**
- * A step's signal: its own limit, and never past the overall deadline. (Not
- * AbortSignal.any + AbortSignal.timeout: Node 20 may garbage-collect the
- * timeout signal, which then never fires.)
- */
-const limit = (ms: number): AbortSignal => {
-  const c = new AbortController();
-  const timer = setTimeout(() => c.abort(new Error(`step time limit (${(ms / 1000).toFixed(0)} s) reached`)), Math.round(Math.min(ms, remaining())));
-  const onOverall = (): void => c.abort(overall.reason);
-  overall.addEventListener('abort', onOverall, { once: true });
-  c.signal.addEventListener('abort', () => (clearTimeout(timer), overall.removeEventListener('abort', onOverall)), { once: true });
-  return c.signal;
-};
+/** The overall deadline: remaining() is the time left, limit(ms) a step's signal (never past the deadline). */
+const { remaining, limit } = startStepDeadline(TIMEOUT_MS);
 const dir = await mkdtemp(path.join(os.tmpdir(), 'vonode-coordinator-scale-'));
 const processes = new BenchProcesses();
 const report = new BenchReport();

@@ -25,6 +25,12 @@ export interface BenchSiteOptions {
   maxConcurrentTransfers: number;
   /** Extra node flags for the coordinator (e.g. --cpu-prof). */
   nodeArgs: string[];
+  /**
+   * Extra top-level sections of coordinator.yaml (e.g. `console`), spread last
+   * into the config prepare() writes, so a key here replaces the site's own.
+   * Default: none.
+   */
+  coordinatorConfig?: Record<string, unknown>;
 }
 
 /** Pool triple number `i` (0-based): vwn-0001.., 10.80.x.y, 52:54:00:80:xx:yy. */
@@ -114,6 +120,7 @@ export class BenchSite {
       deploy: { maxConcurrentTransfers: this.options.maxConcurrentTransfers },
       metrics: { listen: `127.0.0.1:${this.metricsPort}` },
       ...(insecure ? {} : { tls: this.tls('coordinator') }),
+      ...this.options.coordinatorConfig,
     }));
   }
 
