@@ -3,29 +3,28 @@
 // running (and leased) nodes changed, by the event's unixMs stamp (the
 // coordinator's clock, the same host clock as the page's Date.now()).
 import { systemClock, type Clock } from '../../../shared/clock.js';
-import { errorMessage } from '../../../shared/errors.js';
 import { NodeState, OperationKind, OperationState, type CoordinatorEvent, type Operation } from '../../../shared/gen/vonode/v1/coordinator.js';
 import type { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
+import { EventSubscription } from './event-subscription.js';
 
 /** The coordinator's site as the bench's WatchEvents stream tells it: when (event unixMs) the running and leased counts changed. */
-export class RunningCountTracker {
+export class RunningCountTracker extends EventSubscription {
   /** [unixMs, running nodes] after each change. */
   readonly running: Array<[number, number]> = [];
   /** [unixMs, leased nodes] after each change. */
   readonly leased: Array<[number, number]> = [];
   events = 0;
-  error: string | undefined;
   private readonly states = new Map<string, NodeState>();
   private runningNow = 0;
   private lastUnixMs = 0;
-  private readonly abort = new AbortController();
-  private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly client: CoordinatorClient,
+    client: CoordinatorClient,
     private readonly log: (line: string) => void,
     private readonly clock: Pick<Clock, 'monotonicMs' | 'sleep'> = systemClock,
-  ) {}
+  ) {
+    super(client);
+  }
 
   /** Running nodes as of the last event received. */
   get runningCount(): number {
@@ -44,29 +43,12 @@ export class RunningCountTracker {
     if (!ready()) this.log(`the bench's WatchEvents stream has not seen ${what} after ${ms / 1000} s: figures from it are partial`);
   }
 
-  /** Subscribes; a stream that ends early (not by stop()) leaves its reason in `error`. */
-  start(): void {
-    this.loop = (async () => {
-      try {
-        for await (const e of this.client.watchEvents(this.abort.signal)) this.apply(e);
-      } catch (e) {
-        if (!this.abort.signal.aborted) this.error = errorMessage(e);
-      }
-    })();
-  }
-
-  /** Ends the subscription and waits for its loop. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.loop;
-  }
-
   /** How long ago (wall clock) the coordinator stamped the last event received: how far this stream trails it. */
   behindMs(): number {
     return this.lastUnixMs ? Date.now() - this.lastUnixMs : 0;
   }
 
-  private apply(e: CoordinatorEvent): void {
+  protected onEvent(e: CoordinatorEvent): void {
     this.events++;
     this.lastUnixMs = e.unixMs;
     if (e.event?.$case === 'node') this.set(e.event.value.hostname, e.event.value.state, e.unixMs);

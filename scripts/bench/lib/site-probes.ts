@@ -3,6 +3,7 @@ import { systemClock } from '../../../shared/clock.js';
 import { errorMessage } from '../../../shared/errors.js';
 import { HostState, OperationState, type CoordinatorEvent, type Host } from '../../../shared/gen/vonode/v1/coordinator.js';
 import type { CoordinatorClient } from '../../../shared/rpc/coordinator-client.js';
+import { EventSubscription } from './event-subscription.js';
 
 const now = (): number => systemClock.monotonicMs();
 
@@ -57,7 +58,7 @@ export function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
 }
 
 /** A WatchEvents subscriber counting the site's events (the CLI's `vonode events`). */
-export class EventCounter {
+export class EventCounter extends EventSubscription {
   total = 0;
   /** Operation events with state SUCCEEDED (progress of deployments and removals). */
   succeeded = 0;
@@ -66,30 +67,7 @@ export class EventCounter {
   /** When (monotonic ms) each host-DOWN event arrived. */
   readonly hostDownAt: number[] = [];
   readonly byKind: Record<string, number> = {};
-  private readonly abort = new AbortController();
-  private loop: Promise<void> | undefined;
-  error: string | undefined;
-
-  constructor(private readonly client: CoordinatorClient) {}
-
-  /** Subscribes; counting runs in the background until stop(). */
-  start(): void {
-    this.loop = (async () => {
-      try {
-        for await (const e of this.client.watchEvents(this.abort.signal)) this.count(e);
-      } catch (e) {
-        if (!this.abort.signal.aborted) this.error = errorMessage(e);
-      }
-    })();
-  }
-
-  /** Unsubscribes. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.loop;
-  }
-
-  private count(e: CoordinatorEvent): void {
+  protected onEvent(e: CoordinatorEvent): void {
     this.total++;
     const kind = e.event?.$case ?? 'none';
     this.byKind[kind] = (this.byKind[kind] ?? 0) + 1;
